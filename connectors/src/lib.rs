@@ -1,0 +1,2 @@
+//! transload-connectors: formats (bytes <-> document tree) and endpoints.
+pub mod x12;

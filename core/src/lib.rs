@@ -1,0 +1,1 @@
+//! transload-core: the canonical logistics model and the event envelope.
