@@ -2,4 +2,10 @@
 //! the JSON document tree and the writer.
 
 pub mod access;
+pub mod delimiters;
+pub mod error;
+pub mod segment;
 pub mod spec;
+pub mod tokenizer;
+pub mod document;
+pub mod envelope;

@@ -1,0 +1,167 @@
+//! Segments: a zero-copy view of one segment of the input, with its position.
+
+use serde::Serialize;
+
+use super::access::SegmentAccess;
+use super::delimiters::Delimiters;
+
+/// Where something is in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Position {
+    /// Byte offset from the start of the input (a UTF-8 BOM counts).
+    pub offset: u64,
+    /// Line number, 1-based.
+    pub line: u64,
+    /// Segment index in the file, 1-based (0 when not at a segment, e.g. end of file).
+    pub segment_index: u64,
+    /// Segment index in its transaction set, ST = 1 (0 when outside a set).
+    pub set_index: u32,
+}
+
+/// One segment, borrowing the input: its bytes without the terminator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment<'a> {
+    data: &'a [u8],
+    delimiters: Delimiters,
+    /// Where the segment starts.
+    pub position: Position,
+}
+
+impl<'a> Segment<'a> {
+    /// A segment over `data` (terminator excluded).
+    pub fn new(data: &'a [u8], delimiters: Delimiters, position: Position) -> Self {
+        Self {
+            data,
+            delimiters,
+            position,
+        }
+    }
+
+    /// The raw bytes of the segment, tag included, terminator excluded.
+    pub fn raw(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// The delimiters of the interchange the segment belongs to.
+    pub fn delimiters(&self) -> Delimiters {
+        self.delimiters
+    }
+
+    /// The tag, e.g. `b"N1"`.
+    pub fn tag(&self) -> &'a [u8] {
+        match memchr::memchr(self.delimiters.element, self.data) {
+            Some(i) => self.data.get(..i).unwrap_or_default(),
+            None => self.data,
+        }
+    }
+
+    /// True when the tag is 2 or 3 upper-case letters or digits, starting with a letter.
+    pub fn has_valid_tag(&self) -> bool {
+        let t = self.tag();
+        (2..=3).contains(&t.len())
+            && t.first().is_some_and(u8::is_ascii_uppercase)
+            && t.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    }
+
+    /// The elements after the tag, as raw bytes (composites keep their separators).
+    pub fn elements(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let e = self.delimiters.element;
+        let mut parts = self.data.split(move |b| *b == e);
+        parts.next();
+        parts
+    }
+
+    /// Element at 1-based position `pos`, `None` past the last one.
+    pub fn get(&self, pos: usize) -> Option<&'a [u8]> {
+        if pos == 0 {
+            return None;
+        }
+        let e = self.delimiters.element;
+        let mut it = memchr::memchr_iter(e, self.data);
+        let start = it.nth(pos - 1)? + 1;
+        let end = memchr::memchr(e, self.data.get(start..)?).map_or(self.data.len(), |i| start + i);
+        self.data.get(start..end)
+    }
+
+    /// Element at `pos` as trimmed UTF-8 text (lossy), empty when missing.
+    pub fn text(&self, pos: usize) -> String {
+        String::from_utf8_lossy(self.get(pos).unwrap_or_default()).trim().to_owned()
+    }
+
+    /// Element at `pos` parsed as an unsigned number (surrounding spaces allowed).
+    pub fn number(&self, pos: usize) -> Option<u64> {
+        let raw = self.get(pos)?;
+        let s = std::str::from_utf8(raw).ok()?.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    }
+
+    /// Copies the segment out of the input.
+    pub fn to_owned_segment(&self) -> OwnedSegment {
+        OwnedSegment {
+            data: self.data.to_vec(),
+            delimiters: self.delimiters,
+            position: self.position,
+        }
+    }
+}
+
+impl SegmentAccess for Segment<'_> {
+    fn tag(&self) -> &[u8] {
+        Segment::tag(self)
+    }
+
+    fn element_count(&self) -> usize {
+        memchr::memchr_iter(self.delimiters.element, self.data).count()
+    }
+
+    fn element(&self, pos: usize) -> Option<&[u8]> {
+        self.get(pos)
+    }
+
+    fn component_separator(&self) -> u8 {
+        self.delimiters.component
+    }
+
+    fn repetition_separator(&self) -> Option<u8> {
+        self.delimiters.repetition
+    }
+}
+
+/// A segment copied out of the input (envelope headers kept across a stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedSegment {
+    data: Vec<u8>,
+    delimiters: Delimiters,
+    /// Where the segment started in the input.
+    pub position: Position,
+}
+
+impl OwnedSegment {
+    /// A borrowed view of this segment.
+    pub fn as_segment(&self) -> Segment<'_> {
+        Segment::new(&self.data, self.delimiters, self.position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_are_one_based() {
+        let s = Segment::new(b"N1*SH*ACME**92", Delimiters::default(), Position::default());
+        assert_eq!(s.tag(), b"N1");
+        assert_eq!(s.get(0), None);
+        assert_eq!(s.get(1), Some(&b"SH"[..]));
+        assert_eq!(s.get(3), Some(&b""[..]));
+        assert_eq!(s.get(4), Some(&b"92"[..]));
+        assert_eq!(s.get(5), None);
+        assert_eq!(SegmentAccess::element_count(&s), 4);
+        assert_eq!(s.elements().collect::<Vec<_>>(), vec![&b"SH"[..], b"ACME", b"", b"92"]);
+        assert!(s.has_valid_tag());
+        assert!(!Segment::new(b"*00*", Delimiters::default(), Position::default()).has_valid_tag());
+    }
+}
