@@ -1,1 +1,17 @@
-//! transload-core: the canonical logistics model and the event envelope.
+//! transload-core: the canonical logistics model, the event envelope and the error types
+//! every other part of transload shares. No I/O.
+//!
+//! - [`model`]: orders, shipments and stops, tenders, statuses, invoices, acks.
+//! - [`event`]: the CloudEvents envelope with a typed payload.
+//! - [`ids`]: validated identifiers.
+//! - [`schema`]: JSON Schemas generated from these types.
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod model;
+pub mod schema;
+mod schema_types;
+
+pub use error::{InvalidValue, ModelViolation};
+pub use event::{Event, EventId, EventPayload, EventType, SCHEMA_VERSION};
