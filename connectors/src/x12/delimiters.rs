@@ -51,7 +51,10 @@ impl Delimiters {
         if self.element.is_ascii_alphanumeric() || self.element == b' ' {
             return Err(DelimiterError::Element(self.element));
         }
-        if self.segment.is_ascii_alphanumeric() || self.segment == self.element || self.segment == b' ' {
+        if self.segment.is_ascii_alphanumeric()
+            || self.segment == self.element
+            || self.segment == b' '
+        {
             return Err(DelimiterError::Segment(self.segment));
         }
         if self.component.is_ascii_alphanumeric()
@@ -61,7 +64,10 @@ impl Delimiters {
             return Err(DelimiterError::Component(self.component));
         }
         if let Some(r) = self.repetition
-            && (r.is_ascii_alphanumeric() || r == self.element || r == self.segment || r == self.component)
+            && (r.is_ascii_alphanumeric()
+                || r == self.element
+                || r == self.segment
+                || r == self.component)
         {
             return Err(DelimiterError::Repetition(r));
         }
@@ -147,7 +153,9 @@ pub fn detect(data: &[u8]) -> Result<IsaLayout, DelimiterError> {
     let isa11 = data.get(seps[10] + 1..seps[11]).unwrap_or_default();
     let isa12 = data.get(seps[11] + 1..seps[12]).unwrap_or_default();
     let repetition = match isa11 {
-        [r] if !r.is_ascii_alphanumeric() && isa12 >= b"00402".as_slice() && isa12.len() == 5 => Some(*r),
+        [r] if !r.is_ascii_alphanumeric() && isa12 >= b"00402".as_slice() && isa12.len() == 5 => {
+            Some(*r)
+        }
         _ => None,
     };
     let delimiters = Delimiters {
@@ -169,7 +177,11 @@ pub fn detect(data: &[u8]) -> Result<IsaLayout, DelimiterError> {
 /// separator is the byte after the first tag, the terminator the first byte that is
 /// followed (after optional CR/LF) by another tag and element separator.
 pub fn detect_bare(data: &[u8]) -> Option<Delimiters> {
-    let tag_len = data.iter().take(4).take_while(|b| b.is_ascii_alphanumeric()).count();
+    let tag_len = data
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
     if !(2..=3).contains(&tag_len) {
         return None;
     }
@@ -187,7 +199,11 @@ pub fn detect_bare(data: &[u8]) -> Option<Delimiters> {
             j += 1;
         }
         let next = rest.get(j..).unwrap_or_default();
-        let next_tag = next.iter().take(4).take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit()).count();
+        let next_tag = next
+            .iter()
+            .take(4)
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            .count();
         if (2..=3).contains(&next_tag) && next.get(next_tag) == Some(&element) {
             let d = Delimiters {
                 element,
@@ -210,7 +226,8 @@ mod byte_char {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
         let c = char::deserialize(d)?;
-        u8::try_from(u32::from(c)).map_err(|_| D::Error::custom("a delimiter must be a single byte (U+0000..U+00FF)"))
+        u8::try_from(u32::from(c))
+            .map_err(|_| D::Error::custom("a delimiter must be a single byte (U+0000..U+00FF)"))
     }
 }
 
@@ -228,8 +245,9 @@ mod opt_byte_char {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
         Option::<char>::deserialize(d)?
             .map(|c| {
-                u8::try_from(u32::from(c))
-                    .map_err(|_| D::Error::custom("a delimiter must be a single byte (U+0000..U+00FF)"))
+                u8::try_from(u32::from(c)).map_err(|_| {
+                    D::Error::custom("a delimiter must be a single byte (U+0000..U+00FF)")
+                })
             })
             .transpose()
     }

@@ -94,12 +94,16 @@ impl Group<'_> {
 impl Document<'_> {
     /// True when no finding is an error (warnings allowed).
     pub fn is_envelope_valid(&self) -> bool {
-        self.findings.iter().all(|f| f.error.severity() == Severity::Warning)
+        self.findings
+            .iter()
+            .all(|f| f.error.severity() == Severity::Warning)
     }
 
     /// The errors (not the warnings).
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.error.severity() == Severity::Error)
+        self.findings
+            .iter()
+            .filter(|f| f.error.severity() == Severity::Error)
     }
 
     /// Every segment in input order.
@@ -129,7 +133,10 @@ pub fn parse(data: &[u8]) -> Document<'_> {
 }
 
 /// Parses `data`, also checking ISA13 against the partner's `history`.
-pub fn parse_with_history<'a>(data: &'a [u8], history: &mut dyn InterchangeHistory) -> Document<'a> {
+pub fn parse_with_history<'a>(
+    data: &'a [u8],
+    history: &mut dyn InterchangeHistory,
+) -> Document<'a> {
     build(data, EnvelopeValidator::with_history(history))
 }
 
@@ -165,7 +172,11 @@ fn build<'a>(data: &'a [u8], mut v: EnvelopeValidator<'_>) -> Document<'a> {
 }
 
 fn place<'a>(doc: &mut Document<'a>, s: Segment<'a>, p: Placement) {
-    if doc.interchanges.last().is_none_or(|ix| ix.id != p.interchange) {
+    if doc
+        .interchanges
+        .last()
+        .is_none_or(|ix| ix.id != p.interchange)
+    {
         doc.interchanges.push(Interchange {
             id: p.interchange,
             delimiters: s.delimiters(),

@@ -29,7 +29,11 @@ pub struct MemoryHistory {
 
 impl InterchangeHistory for MemoryHistory {
     fn check_and_record(&mut self, sender: &str, control: &str) -> bool {
-        !self.seen.entry(sender.to_owned()).or_default().insert(control.to_owned())
+        !self
+            .seen
+            .entry(sender.to_owned())
+            .or_default()
+            .insert(control.to_owned())
     }
 }
 
@@ -143,7 +147,9 @@ impl std::fmt::Debug for EnvelopeValidator<'_> {
 }
 
 fn trimmed(raw: Option<&[u8]>) -> String {
-    String::from_utf8_lossy(raw.unwrap_or_default()).trim().to_owned()
+    String::from_utf8_lossy(raw.unwrap_or_default())
+        .trim()
+        .to_owned()
 }
 
 fn is_digits(s: &str, min: usize, max: usize) -> bool {
@@ -192,7 +198,12 @@ impl<'h> EnvelopeValidator<'h> {
             self.dropped += 1;
             return;
         }
-        tracing::debug!(code = kind.code(), line = position.line, offset = position.offset, "x12 finding: {kind}");
+        tracing::debug!(
+            code = kind.code(),
+            line = position.line,
+            offset = position.offset,
+            "x12 finding: {kind}"
+        );
         let finding = Finding {
             error: X12Error::new(kind, position),
             interchange: self.interchange.as_ref().map(|i| i.id),
@@ -251,7 +262,10 @@ impl<'h> EnvelopeValidator<'h> {
 
     fn placement(&self, role: Role) -> Placement {
         Placement {
-            interchange: self.interchange.as_ref().map_or(self.next_interchange.saturating_sub(1), |i| i.id),
+            interchange: self
+                .interchange
+                .as_ref()
+                .map_or(self.next_interchange.saturating_sub(1), |i| i.id),
             group: self.group.as_ref().map(|g| g.id),
             set: self.set.as_ref().map(|s| s.id),
             role,
@@ -271,7 +285,8 @@ impl<'h> EnvelopeValidator<'h> {
             set.segments += 1;
             segment.position.set_index = u32::try_from(set.segments).unwrap_or(u32::MAX);
             if !segment.has_valid_tag() {
-                let tag = String::from_utf8_lossy(tag.get(..tag.len().min(16)).unwrap_or_default()).into_owned();
+                let tag = String::from_utf8_lossy(tag.get(..tag.len().min(16)).unwrap_or_default())
+                    .into_owned();
                 let pos = segment.position;
                 self.add(ErrorKind::InvalidSegmentTag { tag }, pos);
             }
@@ -290,9 +305,12 @@ impl<'h> EnvelopeValidator<'h> {
                     self.stray_run = true;
                 }
                 self.open_implicit_interchange(at);
-                let allowed_in_interchange = self.group.is_none() && matches!(tag, b"ISB" | b"ISE" | b"TA1" | b"TA3");
+                let allowed_in_interchange =
+                    self.group.is_none() && matches!(tag, b"ISB" | b"ISE" | b"TA1" | b"TA3");
                 if !allowed_in_interchange && !self.stray_run {
-                    let tag = String::from_utf8_lossy(tag.get(..tag.len().min(16)).unwrap_or_default()).into_owned();
+                    let tag =
+                        String::from_utf8_lossy(tag.get(..tag.len().min(16)).unwrap_or_default())
+                            .into_owned();
                     if segment.has_valid_tag() {
                         self.add(ErrorKind::SegmentOutsideSet { tag }, at);
                     } else {
@@ -321,14 +339,27 @@ impl<'h> EnvelopeValidator<'h> {
             at,
         });
         if !is_digits(&control, 9, 9) {
-            self.add(ErrorKind::InvalidInterchangeControlNumber { value: control.clone() }, at);
+            self.add(
+                ErrorKind::InvalidInterchangeControlNumber {
+                    value: control.clone(),
+                },
+                at,
+            );
         }
         if !self.interchange_controls.insert(control.as_bytes().into()) {
-            self.add(ErrorKind::DuplicateInterchange { control: control.clone() }, at);
+            self.add(
+                ErrorKind::DuplicateInterchange {
+                    control: control.clone(),
+                },
+                at,
+            );
         } else if let Some(history) = self.history.as_deref_mut() {
             let sender = format!("{}:{}", trimmed(s.get(5)), trimmed(s.get(6)));
             if history.check_and_record(&sender, &control) {
-                self.add(ErrorKind::InterchangeAlreadyReceived { control, sender }, at);
+                self.add(
+                    ErrorKind::InterchangeAlreadyReceived { control, sender },
+                    at,
+                );
             }
         }
         self.placement(Role::InterchangeHeader)
@@ -343,11 +374,20 @@ impl<'h> EnvelopeValidator<'h> {
                 let (header, groups) = (ix.control.clone(), ix.groups);
                 let trailer = trimmed(s.get(2));
                 if trailer != header {
-                    self.add(ErrorKind::InterchangeControlMismatch { header, trailer }, at);
+                    self.add(
+                        ErrorKind::InterchangeControlMismatch { header, trailer },
+                        at,
+                    );
                 }
                 if s.number(1) != Some(groups) {
                     let declared = trimmed(s.get(1));
-                    self.add(ErrorKind::GroupCountMismatch { declared, actual: groups }, at);
+                    self.add(
+                        ErrorKind::GroupCountMismatch {
+                            declared,
+                            actual: groups,
+                        },
+                        at,
+                    );
                 }
                 let p = self.placement(Role::InterchangeTrailer);
                 self.interchange = None;
@@ -386,7 +426,12 @@ impl<'h> EnvelopeValidator<'h> {
             at,
         });
         if !is_digits(&control, 1, 9) {
-            self.add(ErrorKind::InvalidGroupControlNumber { value: control.clone() }, at);
+            self.add(
+                ErrorKind::InvalidGroupControlNumber {
+                    value: control.clone(),
+                },
+                at,
+            );
         }
         if duplicate {
             self.add(ErrorKind::DuplicateGroup { control }, at);
@@ -407,7 +452,13 @@ impl<'h> EnvelopeValidator<'h> {
                 }
                 if s.number(1) != Some(sets) {
                     let declared = trimmed(s.get(1));
-                    self.add(ErrorKind::SetCountMismatch { declared, actual: sets }, at);
+                    self.add(
+                        ErrorKind::SetCountMismatch {
+                            declared,
+                            actual: sets,
+                        },
+                        at,
+                    );
                 }
                 let p = self.placement(Role::GroupTrailer);
                 self.group = None;
@@ -464,7 +515,12 @@ impl<'h> EnvelopeValidator<'h> {
             self.add(ErrorKind::InvalidSetIdentifier { value: ident }, at);
         }
         if !(4..=9).contains(&control.len()) {
-            self.add(ErrorKind::InvalidSetControlNumber { value: control.clone() }, at);
+            self.add(
+                ErrorKind::InvalidSetControlNumber {
+                    value: control.clone(),
+                },
+                at,
+            );
         }
         if duplicate {
             self.add(ErrorKind::DuplicateSet { control }, at);
@@ -490,7 +546,13 @@ impl<'h> EnvelopeValidator<'h> {
         }
         if s.number(1) != Some(count) {
             let declared = trimmed(s.get(1));
-            self.add(ErrorKind::SegmentCountMismatch { declared, actual: count }, at);
+            self.add(
+                ErrorKind::SegmentCountMismatch {
+                    declared,
+                    actual: count,
+                },
+                at,
+            );
         }
         let p = self.placement(Role::SetTrailer);
         self.set = None;
@@ -533,22 +595,56 @@ mod tests {
 
     #[test]
     fn valid_interchange_has_no_findings() {
-        let d = doc("GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**SCAC~SE*3*0001~GE*1*7~IEA*1*000011111~");
+        let d = doc(
+            "GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**SCAC~SE*3*0001~GE*1*7~IEA*1*000011111~",
+        );
         assert_eq!(run(&d, None), vec![]);
     }
 
     #[test]
     fn counts_and_control_numbers() {
-        let d = doc("GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**SCAC~SE*4*0002~GE*2*8~IEA*2*000011112~");
-        let codes: Vec<_> = run(&d, None).iter().map(|f| f.error.kind.ak5_code().or(f.error.kind.ak9_code()).or(f.error.kind.ta1_note())).collect();
-        assert_eq!(codes, vec![Some("3"), Some("4"), Some("4"), Some("5"), Some("001"), Some("021")]);
+        let d = doc(
+            "GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**SCAC~SE*4*0002~GE*2*8~IEA*2*000011112~",
+        );
+        let codes: Vec<_> = run(&d, None)
+            .iter()
+            .map(|f| {
+                f.error
+                    .kind
+                    .ak5_code()
+                    .or(f.error.kind.ak9_code())
+                    .or(f.error.kind.ta1_note())
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                Some("3"),
+                Some("4"),
+                Some("4"),
+                Some("5"),
+                Some("001"),
+                Some("021")
+            ]
+        );
     }
 
     #[test]
     fn missing_trailers_and_duplicates() {
         let d = doc("GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~ST*204*0001~SE*2*0001~");
-        let kinds: Vec<_> = run(&d, None).into_iter().map(|f| (f.error.kind.code(), f.error.position.segment_index)).collect();
-        assert_eq!(kinds, vec![("X12-E020", 3), ("X12-E026", 4), ("X12-E013", 2), ("X12-E006", 1)]);
+        let kinds: Vec<_> = run(&d, None)
+            .into_iter()
+            .map(|f| (f.error.kind.code(), f.error.position.segment_index))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("X12-E020", 3),
+                ("X12-E026", 4),
+                ("X12-E013", 2),
+                ("X12-E006", 1)
+            ]
+        );
     }
 
     #[test]

@@ -258,7 +258,9 @@ impl ErrorKind {
     /// Whether the data can still be processed as if correct.
     pub fn severity(&self) -> Severity {
         match self {
-            Self::IsaNotFixedWidth { .. } | Self::MissingTerminator | Self::TrailingData { .. } => Severity::Warning,
+            Self::IsaNotFixedWidth { .. } | Self::MissingTerminator | Self::TrailingData { .. } => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }

@@ -3,9 +3,10 @@
 
 pub mod access;
 pub mod delimiters;
+pub mod document;
+pub mod envelope;
 pub mod error;
 pub mod segment;
 pub mod spec;
+pub mod stream;
 pub mod tokenizer;
-pub mod document;
-pub mod envelope;

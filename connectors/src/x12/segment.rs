@@ -60,7 +60,8 @@ impl<'a> Segment<'a> {
         let t = self.tag();
         (2..=3).contains(&t.len())
             && t.first().is_some_and(u8::is_ascii_uppercase)
-            && t.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && t.iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     }
 
     /// The elements after the tag, as raw bytes (composites keep their separators).
@@ -85,7 +86,9 @@ impl<'a> Segment<'a> {
 
     /// Element at `pos` as trimmed UTF-8 text (lossy), empty when missing.
     pub fn text(&self, pos: usize) -> String {
-        String::from_utf8_lossy(self.get(pos).unwrap_or_default()).trim().to_owned()
+        String::from_utf8_lossy(self.get(pos).unwrap_or_default())
+            .trim()
+            .to_owned()
     }
 
     /// Element at `pos` parsed as an unsigned number (surrounding spaces allowed).
@@ -152,7 +155,11 @@ mod tests {
 
     #[test]
     fn elements_are_one_based() {
-        let s = Segment::new(b"N1*SH*ACME**92", Delimiters::default(), Position::default());
+        let s = Segment::new(
+            b"N1*SH*ACME**92",
+            Delimiters::default(),
+            Position::default(),
+        );
         assert_eq!(s.tag(), b"N1");
         assert_eq!(s.get(0), None);
         assert_eq!(s.get(1), Some(&b"SH"[..]));
@@ -160,7 +167,10 @@ mod tests {
         assert_eq!(s.get(4), Some(&b"92"[..]));
         assert_eq!(s.get(5), None);
         assert_eq!(SegmentAccess::element_count(&s), 4);
-        assert_eq!(s.elements().collect::<Vec<_>>(), vec![&b"SH"[..], b"ACME", b"", b"92"]);
+        assert_eq!(
+            s.elements().collect::<Vec<_>>(),
+            vec![&b"SH"[..], b"ACME", b"", b"92"]
+        );
         assert!(s.has_valid_tag());
         assert!(!Segment::new(b"*00*", Delimiters::default(), Position::default()).has_valid_tag());
     }

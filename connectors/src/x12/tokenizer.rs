@@ -118,7 +118,10 @@ impl Scanner {
             }
             // Blanks and line breaks between segments.
             let rest = buf.get(*pos..).unwrap_or_default();
-            let skip = rest.iter().take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t')).count();
+            let skip = rest
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+                .count();
             self.line += count_newlines(rest.get(..skip).unwrap_or_default());
             *pos += skip;
             let rest = buf.get(*pos..).unwrap_or_default();
@@ -129,12 +132,19 @@ impl Scanner {
                 }
                 self.phase = Phase::Done;
                 if !self.seen_any {
-                    return Step::Issue(X12Error::new(ErrorKind::EmptyInput, self.position(offset, 0)));
+                    return Step::Issue(X12Error::new(
+                        ErrorKind::EmptyInput,
+                        self.position(offset, 0),
+                    ));
                 }
                 return Step::End;
             }
-            let is_isa = rest.starts_with(b"ISA") && rest.get(3).is_some_and(|b| !b.is_ascii_alphanumeric());
-            if rest.len() < 4 && !eof && b"ISA".starts_with(rest.get(..rest.len().min(3)).unwrap_or_default()) {
+            let is_isa =
+                rest.starts_with(b"ISA") && rest.get(3).is_some_and(|b| !b.is_ascii_alphanumeric());
+            if rest.len() < 4
+                && !eof
+                && b"ISA".starts_with(rest.get(..rest.len().min(3)).unwrap_or_default())
+            {
                 return Step::NeedMore;
             }
             if is_isa {
@@ -154,7 +164,10 @@ impl Scanner {
                     None => {
                         self.phase = Phase::Done;
                         self.seen_any = true;
-                        return Step::Issue(X12Error::new(ErrorKind::MissingIsa, self.position(offset, 0)));
+                        return Step::Issue(X12Error::new(
+                            ErrorKind::MissingIsa,
+                            self.position(offset, 0),
+                        ));
                     }
                 },
                 _ => {}
@@ -223,13 +236,23 @@ impl Scanner {
                 self.phase = Phase::Segments;
                 if !layout.fixed_width {
                     self.pending = Some(X12Error::new(
-                        ErrorKind::IsaNotFixedWidth { len: layout.len + 1 },
+                        ErrorKind::IsaNotFixedWidth {
+                            len: layout.len + 1,
+                        },
                         self.position(offset, self.next_index),
                     ));
                 }
                 let consumed = (layout.len + 1).min(rest.len());
                 let start = *pos;
-                self.emit(start, layout.len, consumed, rest, layout.delimiters, offset, pos)
+                self.emit(
+                    start,
+                    layout.len,
+                    consumed,
+                    rest,
+                    layout.delimiters,
+                    offset,
+                    pos,
+                )
             }
             Err(DelimiterError::Truncated) if !eof => Step::NeedMore,
             Err(reason) => {
@@ -338,7 +361,9 @@ mod tests {
     #[test]
     fn two_interchanges_with_different_delimiters() {
         let mut data = DOC.to_vec();
-        let second = String::from_utf8_lossy(&DOC[3..]).replace('*', "|").replace('~', "'");
+        let second = String::from_utf8_lossy(&DOC[3..])
+            .replace('*', "|")
+            .replace('~', "'");
         data.extend_from_slice(second.as_bytes());
         let segs: Vec<_> = Tokenizer::new(&data)
             .filter_map(|t| match t {
