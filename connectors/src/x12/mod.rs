@@ -10,3 +10,6 @@ pub mod segment;
 pub mod spec;
 pub mod stream;
 pub mod tokenizer;
+pub mod control_numbers;
+pub mod tree;
+pub mod writer;
