@@ -13,3 +13,4 @@ pub mod tokenizer;
 pub mod control_numbers;
 pub mod tree;
 pub mod writer;
+pub mod ack;
