@@ -1,1 +1,64 @@
-fn main() {}
+//! The `transload` binary.
+
+mod cli;
+mod commands;
+mod config;
+mod http;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, LogFormat, SchemasCommand};
+
+/// Exit code of a subcommand that a later issue builds.
+const NOT_BUILT_YET: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config, listen } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(commands::run::run(&config, listen))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::X12(command) => commands::x12::run(&command),
+        Command::Schemas(SchemasCommand::Export { dir }) => commands::schemas::export(&dir),
+        Command::Schemas(SchemasCommand::Check { dir }) => commands::schemas::check(&dir),
+        Command::Validate { .. } | Command::Map(_) => {
+            Ok(not_built_yet("#5 (connectors and mappings)"))
+        }
+        Command::Dlq(_) => Ok(not_built_yet("#4 (bus and store)")),
+        Command::Demo | Command::Bench => Ok(not_built_yet("#7 (quickstart, load tool)")),
+    }
+}
+
+fn not_built_yet(issue: &str) -> ExitCode {
+    eprintln!("error: this subcommand is not built yet; it arrives with issue {issue}");
+    ExitCode::from(NOT_BUILT_YET)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

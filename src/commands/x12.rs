@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 /// The `x12` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum X12Command {
+pub(crate) enum X12Command {
     /// Parse FILE and print its interchanges, groups and transaction sets.
     Parse { file: PathBuf },
     /// Validate FILE's envelopes and transaction sets against the specs.
@@ -21,7 +21,7 @@ pub enum X12Command {
 }
 
 /// Runs one `x12` subcommand.
-pub fn run(command: &X12Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: &X12Command) -> anyhow::Result<ExitCode> {
     let _ = command;
     anyhow::bail!("`transload x12` is not implemented yet: it arrives with issue #3 (the X12 engine)")
 }

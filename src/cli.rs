@@ -1,0 +1,127 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::commands::x12::X12Command;
+
+/// transload: an integration hub for logistics.
+///
+/// EDI X12, XML and JSON from shippers, warehouses and carriers in; one canonical event
+/// model; dispatch and carrier decisions; each partner's own format out.
+#[derive(Debug, Parser)]
+#[command(name = "transload", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text, env = "TRANSLOAD_LOG_FORMAT")]
+    pub(crate) log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the hub.
+    ///
+    /// Today it loads and checks the configuration, creates the data directory and
+    /// serves /health and /ready. The pipeline stages arrive with issues #4 (bus and
+    /// store) and #5 (connectors and mappings).
+    Run {
+        /// The configuration file.
+        #[arg(long, short, default_value = "transload.toml")]
+        config: PathBuf,
+        /// Listen on this address instead of the configured one (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// The X12 engine on files: parse, validate, acknowledge, convert.
+    #[command(subcommand)]
+    X12(X12Command),
+    /// The JSON Schemas of the canonical events.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
+    /// [not built yet: issue #5] Check all configuration, partner and mapping files.
+    Validate {
+        /// The configuration file.
+        #[arg(long, short, default_value = "transload.toml")]
+        config: PathBuf,
+    },
+    /// [not built yet: issue #5] Test and run mapping files.
+    #[command(subcommand)]
+    Map(MapCommand),
+    /// [not built yet: issue #4] Inspect and replay the dead-letter queue.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// [not built yet: issue #7] Play a day of sample messages through a running hub.
+    Demo,
+    /// [not built yet: issue #7] Load-test a running hub beside a raw RabbitMQ baseline.
+    Bench,
+}
+
+/// `transload schemas …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SchemasCommand {
+    /// Write the schemas generated from the model into DIR.
+    Export {
+        /// The folder to write into.
+        #[arg(default_value = "schemas/events")]
+        dir: PathBuf,
+    },
+    /// Fail when the schemas in DIR differ from the model.
+    Check {
+        /// The folder to check.
+        #[arg(default_value = "schemas/events")]
+        dir: PathBuf,
+    },
+}
+
+/// `transload map …` (issue #5).
+#[derive(Debug, Subcommand)]
+pub(crate) enum MapCommand {
+    /// [not built yet: issue #5] Run the tests declared in mapping files.
+    Test {
+        /// A mapping file; all of them when absent.
+        file: Option<PathBuf>,
+    },
+    /// [not built yet: issue #5] Run MAPPING on INPUT and print the canonical result.
+    Run {
+        /// The mapping file.
+        mapping: PathBuf,
+        /// The input document.
+        input: PathBuf,
+    },
+}
+
+/// `transload dlq …` (issue #4).
+#[derive(Debug, Subcommand)]
+pub(crate) enum DlqCommand {
+    /// [not built yet: issue #4] List dead-lettered messages.
+    List,
+    /// [not built yet: issue #4] Show one dead-lettered message with its reason and bytes.
+    Show {
+        /// The entry's id.
+        id: String,
+    },
+    /// [not built yet: issue #4] Send a dead-lettered message through its stage again.
+    Redrive {
+        /// The entry's id.
+        id: String,
+        /// Open the message in $EDITOR before sending it again.
+        #[arg(long)]
+        edit: bool,
+    },
+}

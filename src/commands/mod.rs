@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub(crate) mod run;
+pub(crate) mod schemas;
+pub(crate) mod x12;

@@ -1,0 +1,215 @@
+//! The `transload` binary, run as a user runs it, over real sockets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn transload() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_transload"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    transload().args(args).current_dir(repo()).output().unwrap()
+}
+
+/// A running hub, killed when dropped.
+struct Hub {
+    child: Child,
+    address: String,
+}
+
+impl Hub {
+    fn start(config: &Path) -> Hub {
+        let mut child = transload()
+            .args(["run", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let address = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Hub { child, address }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = response
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        (status, body)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("hub did not stop within 5 s of SIGTERM");
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_config(name: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("transload-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("transload.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn version_names_the_package_version() {
+    let output = run(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        format!("transload {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn quickstart_hub_serves_health_and_stops_cleanly_on_sigterm() {
+    let hub = Hub::start(&repo().join("examples/quickstart/transload.toml"));
+    let (status, body) = hub.get("/health");
+    assert_eq!(status, 200, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+
+    let (status, body) = hub.get("/ready");
+    assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["bus"], "embedded");
+    assert_eq!(ready["store"], "sqlite");
+
+    let (status, _) = hub.get("/no-such-thing");
+    assert_eq!(status, 404);
+
+    assert!(hub.terminate().success(), "a SIGTERM is a clean shutdown");
+}
+
+#[test]
+fn the_data_directory_is_created_relative_to_the_config_file() {
+    let config = temp_config(
+        "datadir",
+        "data_dir = \"state/hub\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let hub = Hub::start(&config);
+    assert!(config.parent().unwrap().join("state/hub").is_dir());
+    assert!(hub.terminate().success());
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_its_line() {
+    let config = temp_config("bad", "data_dir = \"d\"\n[http]\nlisten = 8080\n");
+    let output = transload()
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("{}:3:10", config.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn subcommands_not_built_yet_say_so_and_fail() {
+    for (args, issue) in [
+        (&["dlq", "list"][..], "#4"),
+        (&["map", "test"][..], "#5"),
+        (&["validate"][..], "#5"),
+        (&["demo"][..], "#7"),
+        (&["bench"][..], "#7"),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(3), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains(&format!("issue {issue}")),
+            "{args:?}: {stderr}"
+        );
+        let help = run(&[args, &["--help"]].concat());
+        let help = String::from_utf8(help.stdout).unwrap();
+        assert!(
+            help.contains("not built yet"),
+            "{args:?} --help must say it is a stub:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn schemas_check_passes_on_the_repository_and_export_writes_every_file() {
+    let output = run(&["schemas", "check"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    let dir = std::env::temp_dir().join(format!("transload-schemas-{}", std::process::id()));
+    let output = transload()
+        .args(["schemas", "export"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let count = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(count, 11, "the envelope and one schema per event type");
+    std::fs::write(dir.join("event.schema.json"), "{}\n").unwrap();
+    let output = transload()
+        .args(["schemas", "check"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8(output.stdout).unwrap().contains("stale:"));
+}
