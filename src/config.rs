@@ -9,7 +9,7 @@ use serde::Deserialize;
 /// Which bus carries messages between the stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum BusKind {
+pub enum BusKind {
     /// The durable queue in SQLite, in process (the default).
     Embedded,
     /// RabbitMQ.
@@ -19,7 +19,7 @@ pub(crate) enum BusKind {
 /// Which database keeps state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum StoreKind {
+pub enum StoreKind {
     /// SQLite in the data directory (the default).
     Sqlite,
     /// PostgreSQL, for several hub processes.
@@ -29,25 +29,25 @@ pub(crate) enum StoreKind {
 /// The `[http]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct HttpConfig {
+pub struct HttpConfig {
     /// Address the HTTP API listens on.
-    pub(crate) listen: SocketAddr,
+    pub listen: SocketAddr,
 }
 
 /// The `[amqp]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct AmqpConfig {
+pub struct AmqpConfig {
     /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
-    pub(crate) url: String,
+    pub url: String,
 }
 
 /// The `[postgres]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PostgresConfig {
+pub struct PostgresConfig {
     /// Connection URL, e.g. `postgres://postgres@127.0.0.1:5432/transload`.
-    pub(crate) url: String,
+    pub url: String,
 }
 
 /// The whole file, as written.
@@ -74,21 +74,21 @@ fn default_store() -> StoreKind {
 
 /// The hub's configuration, checked, with paths resolved against the file's folder.
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
+pub struct Config {
     /// The file it was read from.
-    pub(crate) path: PathBuf,
+    pub path: PathBuf,
     /// The bus.
-    pub(crate) bus: BusKind,
+    pub bus: BusKind,
     /// The store.
-    pub(crate) store: StoreKind,
+    pub store: StoreKind,
     /// Where the embedded bus and store keep their files.
-    pub(crate) data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// The HTTP API.
-    pub(crate) http: HttpConfig,
+    pub http: HttpConfig,
     /// RabbitMQ, when `bus = "amqp"`.
-    pub(crate) amqp: Option<AmqpConfig>,
+    pub amqp: Option<AmqpConfig>,
     /// PostgreSQL, when `store = "postgres"`.
-    pub(crate) postgres: Option<PostgresConfig>,
+    pub postgres: Option<PostgresConfig>,
 }
 
 impl Config {
@@ -97,7 +97,7 @@ impl Config {
     /// # Errors
     /// When the file cannot be read, is not valid TOML of this shape (the message gives
     /// the line and column), or names a bus or store without its connection settings.
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read configuration {}", path.display()))?;
         Self::parse(path, &text)

@@ -8,15 +8,15 @@ use serde_json::{Value, json};
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
-pub(crate) struct AppState {
+pub struct AppState {
     /// The configured bus, as named in the configuration.
-    pub(crate) bus: &'static str,
+    pub bus: &'static str,
     /// The configured store, as named in the configuration.
-    pub(crate) store: &'static str,
+    pub store: &'static str,
 }
 
 /// The router of the HTTP API.
-pub(crate) fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))

@@ -2,8 +2,6 @@
 
 mod cli;
 mod commands;
-mod config;
-mod http;
 
 use std::process::ExitCode;
 

@@ -5,13 +5,16 @@
 //! - [`event`]: the CloudEvents envelope with a typed payload.
 //! - [`ids`]: validated identifiers.
 //! - [`schema`]: JSON Schemas generated from these types.
+//! - [`bus`] and [`store`]: the traits the durable bus and the store implement.
 
+pub mod bus;
 pub mod error;
 pub mod event;
 pub mod ids;
 pub mod model;
 pub mod schema;
 mod schema_types;
+pub mod store;
 
 pub use error::{InvalidValue, ModelViolation};
 pub use event::{Event, EventId, EventPayload, EventType, SCHEMA_VERSION};

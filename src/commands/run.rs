@@ -5,8 +5,8 @@ use std::path::Path;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::config::{BusKind, Config, StoreKind};
-use crate::http::{AppState, router};
+use transload::config::{BusKind, Config, StoreKind};
+use transload::http::{AppState, router};
 
 /// Starts the hub described by the configuration at `config_path` and serves until
 /// SIGINT or SIGTERM.

@@ -1,0 +1,211 @@
+//! The bus between the pipeline stages: durable publish, manual acknowledgement,
+//! delayed retry. Implemented by RabbitMQ (`amqp`) and by a queue in SQLite (`embedded`).
+//!
+//! The contract every implementation keeps (and the conformance suite checks):
+//! - [`Bus::publish`] returns only once every message is durable (publisher confirm,
+//!   fsync'd commit). A message whose publish returned `Ok` is never lost.
+//! - A delivery stays owned by its consumer until acknowledged, retried or rejected; a
+//!   consumer that dies without answering gets its deliveries redelivered (at least
+//!   once), with `attempt` counting up.
+//! - [`Consumer::retry`] makes the message available again after the delay, not
+//!   before; [`Consumer::reject`] sends it to the bus's dead-letter queue.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use thiserror::Error;
+use uuid::Uuid;
+
+/// The queues of the pipeline, one per hand-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// Raw messages from endpoints, to be translated.
+    Inbound,
+    /// Canonical events, to be decided on.
+    Events,
+    /// Commands to partners, to be delivered.
+    Outbound,
+}
+
+impl Stage {
+    /// Every stage, in pipeline order.
+    pub const ALL: [Stage; 3] = [Stage::Inbound, Stage::Events, Stage::Outbound];
+
+    /// The stage's name, as used for exchanges, queues and tables: `inbound`, `events`,
+    /// `outbound`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Inbound => "inbound",
+            Stage::Events => "events",
+            Stage::Outbound => "outbound",
+        }
+    }
+
+    /// The stage named `name`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|stage| stage.name() == name)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A message on the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusMessage {
+    /// Unique id, kept across retries and redeliveries; consumers dedupe on it.
+    pub id: Uuid,
+    /// Routing key: `{tenant}.{event type}` on `events`, the partner id on `outbound`
+    /// and `inbound`.
+    pub routing_key: String,
+    /// Small string headers (tenant, partner, format, correlation id…).
+    pub headers: BTreeMap<String, String>,
+    /// The payload.
+    pub body: Vec<u8>,
+}
+
+impl BusMessage {
+    /// A message with a new id and no headers.
+    #[must_use]
+    pub fn new(routing_key: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            routing_key: routing_key.into(),
+            headers: BTreeMap::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// A message handed to a consumer, until it answers.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The message.
+    pub message: BusMessage,
+    /// 1 for the first delivery, counting every redelivery and retry.
+    pub attempt: u32,
+    /// The implementation's handle (delivery tag, lease).
+    pub token: DeliveryToken,
+}
+
+/// An implementation's handle on one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeliveryToken {
+    /// Delivery tag (AMQP) or row id (embedded).
+    pub tag: u64,
+    /// Channel generation (AMQP) or lease number (embedded), so that an answer to a
+    /// delivery from a connection or lease that is gone is recognised as stale.
+    pub generation: u64,
+}
+
+/// How a consumer reads.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// Deliveries in flight at most (AMQP prefetch).
+    pub prefetch: u16,
+    /// How long an unanswered delivery stays owned (embedded visibility timeout; AMQP
+    /// redelivers when the channel closes instead).
+    pub visibility_timeout: Duration,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        Self {
+            prefetch: 200,
+            visibility_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What went wrong on the bus.
+#[derive(Debug, Error)]
+pub enum BusError {
+    /// The bus cannot be reached now; retry later.
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+    /// A publish or confirm did not complete in time; the message may or may not be
+    /// stored, so the caller publishes it again (consumers dedupe on the id).
+    #[error("bus timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, &'static str),
+    /// The broker refused the message (nack, unroutable return).
+    #[error("bus refused the message: {0}")]
+    Refused(String),
+    /// The answer concerns a delivery no longer owned (its lease or channel is gone);
+    /// the message will be or was redelivered.
+    #[error("delivery is stale: {0}")]
+    StaleDelivery(String),
+    /// Anything else from the implementation.
+    #[error("bus error: {0}")]
+    Other(String),
+}
+
+impl BusError {
+    /// Whether trying again later may succeed.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BusError::Unavailable(_) | BusError::Timeout(..))
+    }
+}
+
+/// A durable message bus.
+pub trait Bus: Clone + Send + Sync + 'static {
+    /// The consumer type.
+    type Consumer: Consumer;
+
+    /// Publishes `messages` to `stage` and returns once every one is durable.
+    fn publish(
+        &self,
+        stage: Stage,
+        messages: Vec<BusMessage>,
+    ) -> impl Future<Output = Result<(), BusError>> + Send;
+
+    /// Opens a consumer on `stage`.
+    fn consumer(
+        &self,
+        stage: Stage,
+        options: ConsumerOptions,
+    ) -> impl Future<Output = Result<Self::Consumer, BusError>> + Send;
+}
+
+/// Reads one stage's queue.
+pub trait Consumer: Send + 'static {
+    /// Waits up to `wait` for deliveries and returns between 0 and `max` of them
+    /// (0 only when `wait` ran out).
+    fn next_batch(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Delivery>, BusError>> + Send;
+
+    /// Acknowledges `deliveries`: they are done and will not come again.
+    fn ack(&mut self, deliveries: &[Delivery])
+    -> impl Future<Output = Result<(), BusError>> + Send;
+
+    /// Makes `delivery` available again after `delay`, with its attempt counted.
+    fn retry(
+        &mut self,
+        delivery: &Delivery,
+        delay: Duration,
+    ) -> impl Future<Output = Result<(), BusError>> + Send;
+
+    /// Sends `delivery` to the bus's dead-letter queue with `reason`.
+    fn reject(
+        &mut self,
+        delivery: &Delivery,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), BusError>> + Send;
+}

@@ -1,0 +1,294 @@
+//! The store: everything the hub must remember, behind one trait, implemented by SQLite
+//! (embedded) and PostgreSQL (several hub processes).
+//!
+//! Writes go through [`Store::commit`], which applies a [`UnitOfWork`] in one
+//! transaction: the input marked processed, the new state, the audit entries and the
+//! outgoing messages (the transactional outbox) commit together or not at all.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use jiff::Timestamp;
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::bus::{BusMessage, Stage};
+use crate::ids::{DedupeKey, PartnerId, TenantId};
+
+/// Bytes as an endpoint received them, before any parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    /// Unique id.
+    pub id: Uuid,
+    /// The tenant the sender belongs to.
+    pub tenant: TenantId,
+    /// The sending partner.
+    pub partner: PartnerId,
+    /// `x12`, `json` or `xml`.
+    pub format: String,
+    /// Recognises a resend of the same input (unique per tenant).
+    pub dedupe_key: DedupeKey,
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// Endpoint metadata (content type, file name, webhook id).
+    pub metadata: BTreeMap<String, String>,
+    /// The bytes.
+    pub body: Vec<u8>,
+}
+
+/// Marks a bus message as processed by a consumer, so a redelivery has no second effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// The consumer (stage worker) name.
+    pub consumer: String,
+    /// The bus message id.
+    pub message_id: Uuid,
+}
+
+/// Identifies one piece of state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StateKey {
+    /// Its tenant: state is never read across tenants.
+    pub tenant: TenantId,
+    /// What kind of state (`load`, `tender`, `carrier_stats`…).
+    pub kind: String,
+    /// The key within the kind (a shipper load id…).
+    pub key: String,
+}
+
+/// A piece of state as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateRecord {
+    /// Incremented by every write, from 1.
+    pub version: u64,
+    /// The state.
+    pub value: serde_json::Value,
+}
+
+/// A write of state, with optimistic concurrency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateWrite {
+    /// What to write.
+    pub key: StateKey,
+    /// The version read before (None: the state must not exist yet).
+    pub expected_version: Option<u64>,
+    /// The new value.
+    pub value: serde_json::Value,
+}
+
+/// One entry of the audit log: decisions, overrides, redrives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Who: `orchestrator`, `operator:alice`, `partner:odfl`.
+    pub actor: String,
+    /// What kind of entry: `decision`, `override`, `redrive`.
+    pub action: String,
+    /// About what (a shipper load id, a dead-letter id).
+    pub subject: String,
+    /// The record itself (inputs, alternatives, rule, reason).
+    pub details: serde_json::Value,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A message that could not be processed, kept for an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Unique id of the entry.
+    pub id: Uuid,
+    /// The stage that gave up.
+    pub stage: Stage,
+    /// The tenant, when known.
+    pub tenant: Option<TenantId>,
+    /// The partner, when known.
+    pub partner: Option<PartnerId>,
+    /// Why, in words, with the position for a parse error.
+    pub reason: String,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// The message as it was on the bus, original bytes included.
+    pub message: BusMessage,
+    /// When the stage gave up.
+    pub failed_at: Timestamp,
+    /// When an operator sent it through again, and who.
+    pub redriven: Option<(Timestamp, String)>,
+}
+
+/// An operator sends a dead letter through its stage again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redrive {
+    /// The dead letter.
+    pub dead_letter_id: Uuid,
+    /// Who.
+    pub by: String,
+}
+
+/// Everything one step of the pipeline writes, committed atomically.
+#[derive(Debug, Clone, Default)]
+pub struct UnitOfWork {
+    /// The input this step consumed; a second commit for it is refused.
+    pub processed: Option<Processed>,
+    /// A raw message received (with its dedupe key).
+    pub raw: Option<RawMessage>,
+    /// State changes.
+    pub states: Vec<StateWrite>,
+    /// Audit entries.
+    pub audit: Vec<AuditEntry>,
+    /// Messages to publish once committed.
+    pub outbox: Vec<(Stage, BusMessage)>,
+    /// Messages given up on.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Dead letters sent through again.
+    pub redrives: Vec<Redrive>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Everything was written.
+    Committed,
+    /// Nothing was written: the consumer had processed this message already.
+    AlreadyProcessed,
+    /// Nothing was written: a raw message with this tenant and dedupe key exists.
+    DuplicateRaw {
+        /// The id of the raw message already stored.
+        existing: Uuid,
+    },
+}
+
+/// A message waiting in the outbox to be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    /// Position in the outbox, increasing.
+    pub seq: i64,
+    /// Where it goes.
+    pub stage: Stage,
+    /// The message.
+    pub message: BusMessage,
+}
+
+/// Which dead letters to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetterFilter {
+    /// Only this stage.
+    pub stage: Option<Stage>,
+    /// Only this partner.
+    pub partner: Option<PartnerId>,
+    /// Include the ones already redriven.
+    pub include_redriven: bool,
+    /// At most this many (newest first); 0 means 100.
+    pub limit: usize,
+}
+
+/// What went wrong in the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database cannot be reached now; retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A state write found another version than expected: reload and decide again.
+    #[error("state {kind}/{key} changed concurrently (expected version {expected:?})")]
+    Conflict {
+        /// State kind.
+        kind: String,
+        /// State key.
+        key: String,
+        /// The version the writer expected.
+        expected: Option<u64>,
+    },
+    /// A redrive named a dead letter that does not exist or was redriven already.
+    #[error("dead letter {0} does not exist or was redriven already")]
+    NoSuchDeadLetter(Uuid),
+    /// Stored data that cannot be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// Anything else from the database.
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// Whether trying again later may succeed.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Conflict { .. }
+        )
+    }
+}
+
+/// The hub's durable memory.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Applies `unit` in one transaction.
+    fn commit(
+        &self,
+        unit: UnitOfWork,
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// Reads one piece of state.
+    fn load_state(
+        &self,
+        key: &StateKey,
+    ) -> impl Future<Output = Result<Option<StateRecord>, StoreError>> + Send;
+
+    /// The oldest unpublished outbox messages, at most `limit`.
+    fn pending_outbox(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxRecord>, StoreError>> + Send;
+
+    /// Marks outbox messages as published (after the bus confirmed them).
+    fn mark_published(&self, seqs: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A raw message by id.
+    fn raw_message(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<RawMessage>, StoreError>> + Send;
+
+    /// Whether `consumer` has processed bus message `message_id`.
+    fn is_processed(
+        &self,
+        consumer: &str,
+        message_id: Uuid,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The next number of the sequence `sequence` (e.g. `isa13`, `gs06`) for `partner`:
+    /// 1, 2, 3… never repeating, even across crashes.
+    fn next_control_number(
+        &self,
+        partner: &PartnerId,
+        sequence: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Records that `partner` sent control number `number` of `sequence`; `false` when it
+    /// had been recorded before (a duplicate interchange or group).
+    fn record_received_control_number(
+        &self,
+        partner: &PartnerId,
+        sequence: &str,
+        number: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Dead letters matching `filter`, newest first.
+    fn dead_letters(
+        &self,
+        filter: &DeadLetterFilter,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
+
+    /// One dead letter.
+    fn dead_letter(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<DeadLetter>, StoreError>> + Send;
+
+    /// The audit entries of `tenant` about `subject`, oldest first.
+    fn audit_log(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+}

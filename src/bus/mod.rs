@@ -1,0 +1,2 @@
+//! Implementations of [`transload_core::bus::Bus`]: `embedded` (SQLite) and `amqp`
+//! (RabbitMQ through lapin).

@@ -1,0 +1,8 @@
+//! The `transload` hub: configuration, the HTTP server, the bus and store
+//! implementations, and the pipeline workers. The `transload` binary (src/main.rs) is
+//! the command line over this library.
+
+pub mod bus;
+pub mod config;
+pub mod http;
+pub mod store;

@@ -1,0 +1,2 @@
+//! Implementations of [`transload_core::store::Store`]: `sqlite` (embedded) and
+//! `postgres` (several hub processes).
