@@ -23,5 +23,7 @@ pub(crate) enum X12Command {
 /// Runs one `x12` subcommand.
 pub(crate) fn run(command: &X12Command) -> anyhow::Result<ExitCode> {
     let _ = command;
-    anyhow::bail!("`transload x12` is not implemented yet: it arrives with issue #3 (the X12 engine)")
+    anyhow::bail!(
+        "`transload x12` is not implemented yet: it arrives with issue #3 (the X12 engine)"
+    )
 }
