@@ -496,7 +496,10 @@ fn parse_rule(text: &str, element_count: usize) -> Result<Rule, String> {
         _ => return Err(format!("bad syntax rule {text:?}")),
     };
     let digits = chars.as_str();
-    if digits.is_empty() || !digits.len().is_multiple_of(2) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty()
+        || !digits.len().is_multiple_of(2)
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(format!("bad syntax rule {text:?}"));
     }
     let mut positions = Vec::new();
