@@ -5,4 +5,5 @@
 pub mod bus;
 pub mod config;
 pub mod http;
+pub mod sqlite;
 pub mod store;

@@ -1,0 +1,44 @@
+//! Opening SQLite files durably, shared by the embedded bus and the SQLite store.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// Opens (creating) the database at `path` in WAL mode with `synchronous = FULL`, so a
+/// committed transaction survives a crash of the process or of the machine.
+///
+/// # Errors
+/// When the file cannot be opened or a pragma fails.
+pub fn open_durable(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(connection)
+}
+
+/// Whether `error` is SQLite saying another connection holds the lock (worth a retry).
+#[must_use]
+pub fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Applies `migrations` in order, tracking progress in `PRAGMA user_version`.
+///
+/// # Errors
+/// When a migration fails; the failed one is rolled back.
+pub fn migrate(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
+    let applied: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (index, sql) in migrations.iter().enumerate().skip(applied) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", index + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,567 @@
+//! The store in a SQLite file: the embedded default.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use transload_core::bus::{BusMessage, Stage};
+use transload_core::ids::{DedupeKey, PartnerId, TenantId};
+use transload_core::store::{
+    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, OutboxRecord, RawMessage, StateKey,
+    StateRecord, Store, StoreError, UnitOfWork,
+};
+use uuid::Uuid;
+
+use crate::sqlite::{is_busy, migrate, open_durable};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_initial.sql")];
+
+/// The store in one SQLite file. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the store at `path`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut connection = open_durable(path).map_err(store_error)?;
+        migrate(&mut connection, MIGRATIONS).map_err(store_error)?;
+        Ok(SqliteStore {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Runs `work` on the connection on a blocking thread.
+    async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().map_err(|_| {
+                StoreError::Other("store connection poisoned by a panic".to_owned())
+            })?;
+            work(&mut connection)
+        })
+        .await
+        .map_err(|error| StoreError::Other(format!("store task failed: {error}")))?
+    }
+}
+
+fn store_error(error: rusqlite::Error) -> StoreError {
+    if is_busy(&error) {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Other(error.to_string())
+    }
+}
+
+fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {error}"))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::Other(error.to_string()))
+}
+
+fn headers_from(text: &str) -> Result<BTreeMap<String, String>, StoreError> {
+    serde_json::from_str(text).map_err(|error| corrupt("headers", error))
+}
+
+fn uuid_from(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|error| corrupt("uuid", error))
+}
+
+fn timestamp_from(text: &str) -> Result<Timestamp, StoreError> {
+    text.parse().map_err(|error| corrupt("timestamp", error))
+}
+
+fn stage_from(text: &str) -> Result<Stage, StoreError> {
+    Stage::from_name(text).ok_or_else(|| corrupt("stage", text))
+}
+
+fn version_from(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|error| corrupt("version", error))
+}
+
+/// Applies a unit of work inside `transaction`; the caller commits on `Committed`.
+fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutcome, StoreError> {
+    let now = Timestamp::now().to_string();
+    if let Some(processed) = &unit.processed {
+        let inserted = transaction
+            .execute(
+                "INSERT OR IGNORE INTO processed (consumer, message_id, processed_at) VALUES (?1, ?2, ?3)",
+                params![processed.consumer, processed.message_id.to_string(), now],
+            )
+            .map_err(store_error)?;
+        if inserted == 0 {
+            return Ok(CommitOutcome::AlreadyProcessed);
+        }
+    }
+    if let Some(raw) = &unit.raw {
+        let existing: Option<String> = transaction
+            .query_row(
+                "SELECT id FROM raw_messages WHERE tenant = ?1 AND dedupe_key = ?2",
+                params![raw.tenant.as_str(), raw.dedupe_key.as_str()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(store_error)?;
+        if let Some(existing) = existing {
+            return Ok(CommitOutcome::DuplicateRaw {
+                existing: uuid_from(&existing)?,
+            });
+        }
+        transaction
+            .execute(
+                "INSERT INTO raw_messages (id, tenant, partner, format, dedupe_key, received_at, metadata, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    raw.id.to_string(),
+                    raw.tenant.as_str(),
+                    raw.partner.as_str(),
+                    raw.format,
+                    raw.dedupe_key.as_str(),
+                    raw.received_at.to_string(),
+                    to_json(&raw.metadata)?,
+                    raw.body,
+                ],
+            )
+            .map_err(store_error)?;
+    }
+    for write in &unit.states {
+        let changed = match write.expected_version {
+            None => transaction.execute(
+                "INSERT OR IGNORE INTO state (tenant, kind, key, version, value) VALUES (?1, ?2, ?3, 1, ?4)",
+                params![write.key.tenant.as_str(), write.key.kind, write.key.key, to_json(&write.value)?],
+            ),
+            Some(expected) => transaction.execute(
+                "UPDATE state SET version = version + 1, value = ?5
+                 WHERE tenant = ?1 AND kind = ?2 AND key = ?3 AND version = ?4",
+                params![
+                    write.key.tenant.as_str(),
+                    write.key.kind,
+                    write.key.key,
+                    i64::try_from(expected).map_err(|error| StoreError::Other(error.to_string()))?,
+                    to_json(&write.value)?
+                ],
+            ),
+        }
+        .map_err(store_error)?;
+        if changed != 1 {
+            return Err(StoreError::Conflict {
+                kind: write.key.kind.clone(),
+                key: write.key.key.clone(),
+                expected: write.expected_version,
+            });
+        }
+    }
+    for entry in &unit.audit {
+        transaction
+            .execute(
+                "INSERT INTO audit_log (tenant, actor, action, subject, details, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    entry.tenant.as_str(),
+                    entry.actor,
+                    entry.action,
+                    entry.subject,
+                    to_json(&entry.details)?,
+                    entry.at.to_string()
+                ],
+            )
+            .map_err(store_error)?;
+    }
+    for redrive in &unit.redrives {
+        let dead = read_dead_letter(transaction, redrive.dead_letter_id)?
+            .filter(|dead| dead.redriven.is_none())
+            .ok_or(StoreError::NoSuchDeadLetter(redrive.dead_letter_id))?;
+        transaction
+            .execute(
+                "UPDATE dead_letters SET redriven_at = ?2, redriven_by = ?3 WHERE id = ?1",
+                params![redrive.dead_letter_id.to_string(), now, redrive.by],
+            )
+            .map_err(store_error)?;
+        insert_outbox(transaction, dead.stage, &dead.message)?;
+    }
+    for (stage, message) in &unit.outbox {
+        insert_outbox(transaction, *stage, message)?;
+    }
+    for dead in &unit.dead_letters {
+        transaction
+            .execute(
+                "INSERT INTO dead_letters (id, stage, tenant, partner, reason, attempts, message_id, routing_key, headers, body, failed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    dead.id.to_string(),
+                    dead.stage.name(),
+                    dead.tenant.as_ref().map(TenantId::as_str),
+                    dead.partner.as_ref().map(PartnerId::as_str),
+                    dead.reason,
+                    dead.attempts,
+                    dead.message.id.to_string(),
+                    dead.message.routing_key,
+                    to_json(&dead.message.headers)?,
+                    dead.message.body,
+                    dead.failed_at.to_string(),
+                ],
+            )
+            .map_err(store_error)?;
+    }
+    Ok(CommitOutcome::Committed)
+}
+
+fn insert_outbox(
+    transaction: &Transaction<'_>,
+    stage: Stage,
+    message: &BusMessage,
+) -> Result<(), StoreError> {
+    transaction
+        .execute(
+            "INSERT INTO outbox (stage, message_id, routing_key, headers, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                stage.name(),
+                message.id.to_string(),
+                message.routing_key,
+                to_json(&message.headers)?,
+                message.body
+            ],
+        )
+        .map_err(store_error)?;
+    Ok(())
+}
+
+const DEAD_LETTER_COLUMNS: &str = "id, stage, tenant, partner, reason, attempts, message_id, routing_key, headers, body, failed_at, redriven_at, redriven_by";
+
+fn dead_letter_from_row(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<DeadLetter, StoreError>> {
+    let id: String = row.get(0)?;
+    let stage: String = row.get(1)?;
+    let tenant: Option<String> = row.get(2)?;
+    let partner: Option<String> = row.get(3)?;
+    let reason: String = row.get(4)?;
+    let attempts: u32 = row.get(5)?;
+    let message_id: String = row.get(6)?;
+    let routing_key: String = row.get(7)?;
+    let headers: String = row.get(8)?;
+    let body: Vec<u8> = row.get(9)?;
+    let failed_at: String = row.get(10)?;
+    let redriven_at: Option<String> = row.get(11)?;
+    let redriven_by: Option<String> = row.get(12)?;
+    Ok((|| {
+        Ok(DeadLetter {
+            id: uuid_from(&id)?,
+            stage: stage_from(&stage)?,
+            tenant: tenant
+                .map(TenantId::new)
+                .transpose()
+                .map_err(|e| corrupt("tenant", e))?,
+            partner: partner
+                .map(PartnerId::new)
+                .transpose()
+                .map_err(|e| corrupt("partner", e))?,
+            reason,
+            attempts,
+            message: BusMessage {
+                id: uuid_from(&message_id)?,
+                routing_key,
+                headers: headers_from(&headers)?,
+                body,
+            },
+            failed_at: timestamp_from(&failed_at)?,
+            redriven: match (redriven_at, redriven_by) {
+                (Some(at), Some(by)) => Some((timestamp_from(&at)?, by)),
+                _ => None,
+            },
+        })
+    })())
+}
+
+fn read_dead_letter(connection: &Connection, id: Uuid) -> Result<Option<DeadLetter>, StoreError> {
+    connection
+        .query_row(
+            &format!("SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?1"),
+            params![id.to_string()],
+            dead_letter_from_row,
+        )
+        .optional()
+        .map_err(store_error)?
+        .transpose()
+}
+
+impl Store for SqliteStore {
+    async fn commit(&self, unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
+        self.with_connection(move |connection| {
+            let transaction = connection
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(store_error)?;
+            let outcome = apply(&transaction, &unit)?;
+            if outcome == CommitOutcome::Committed {
+                transaction.commit().map_err(store_error)?;
+            }
+            // Any other outcome drops the transaction: rolled back, nothing written.
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn load_state(&self, key: &StateKey) -> Result<Option<StateRecord>, StoreError> {
+        let key = key.clone();
+        self.with_connection(move |connection| {
+            let row: Option<(i64, String)> = connection
+                .query_row(
+                    "SELECT version, value FROM state WHERE tenant = ?1 AND kind = ?2 AND key = ?3",
+                    params![key.tenant.as_str(), key.kind, key.key],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(store_error)?;
+            row.map(|(version, value)| {
+                Ok(StateRecord {
+                    version: version_from(version)?,
+                    value: serde_json::from_str(&value).map_err(|error| corrupt("state", error))?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+        self.with_connection(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT seq, stage, message_id, routing_key, headers, body FROM outbox
+                     WHERE published_at IS NULL ORDER BY seq LIMIT ?1",
+                )
+                .map_err(store_error)?;
+            let rows = statement
+                .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+                    let seq: i64 = row.get(0)?;
+                    let stage: String = row.get(1)?;
+                    let id: String = row.get(2)?;
+                    let routing_key: String = row.get(3)?;
+                    let headers: String = row.get(4)?;
+                    let body: Vec<u8> = row.get(5)?;
+                    Ok((seq, stage, id, routing_key, headers, body))
+                })
+                .map_err(store_error)?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (seq, stage, id, routing_key, headers, body) = row.map_err(store_error)?;
+                records.push(OutboxRecord {
+                    seq,
+                    stage: stage_from(&stage)?,
+                    message: BusMessage {
+                        id: uuid_from(&id)?,
+                        routing_key,
+                        headers: headers_from(&headers)?,
+                        body,
+                    },
+                });
+            }
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn mark_published(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        let seqs = seqs.to_vec();
+        self.with_connection(move |connection| {
+            let transaction = connection.transaction().map_err(store_error)?;
+            {
+                let now = Timestamp::now().to_string();
+                let mut statement = transaction
+                    .prepare_cached("UPDATE outbox SET published_at = ?2 WHERE seq = ?1 AND published_at IS NULL")
+                    .map_err(store_error)?;
+                for seq in seqs {
+                    statement.execute(params![seq, now]).map_err(store_error)?;
+                }
+            }
+            transaction.commit().map_err(store_error)
+        })
+        .await
+    }
+
+    async fn raw_message(&self, id: Uuid) -> Result<Option<RawMessage>, StoreError> {
+        self.with_connection(move |connection| {
+            let row = connection
+                .query_row(
+                    "SELECT tenant, partner, format, dedupe_key, received_at, metadata, body FROM raw_messages WHERE id = ?1",
+                    params![id.to_string()],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, String>(3)?,
+                            row.get::<_, String>(4)?,
+                            row.get::<_, String>(5)?,
+                            row.get::<_, Vec<u8>>(6)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(store_error)?;
+            row.map(|(tenant, partner, format, dedupe_key, received_at, metadata, body)| {
+                Ok(RawMessage {
+                    id,
+                    tenant: TenantId::new(tenant).map_err(|e| corrupt("tenant", e))?,
+                    partner: PartnerId::new(partner).map_err(|e| corrupt("partner", e))?,
+                    format,
+                    dedupe_key: DedupeKey::new(dedupe_key).map_err(|e| corrupt("dedupe key", e))?,
+                    received_at: timestamp_from(&received_at)?,
+                    metadata: headers_from(&metadata)?,
+                    body,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {
+        let consumer = consumer.to_owned();
+        self.with_connection(move |connection| {
+            connection
+                .query_row(
+                    "SELECT 1 FROM processed WHERE consumer = ?1 AND message_id = ?2",
+                    params![consumer, message_id.to_string()],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map(|found| found.is_some())
+                .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn next_control_number(
+        &self,
+        partner: &PartnerId,
+        sequence: &str,
+    ) -> Result<u64, StoreError> {
+        let partner = partner.clone();
+        let sequence = sequence.to_owned();
+        self.with_connection(move |connection| {
+            let transaction = connection
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(store_error)?;
+            let next: i64 = transaction
+                .query_row(
+                    "INSERT INTO control_sequences (partner, sequence, last) VALUES (?1, ?2, 1)
+                     ON CONFLICT (partner, sequence) DO UPDATE SET last = last + 1
+                     RETURNING last",
+                    params![partner.as_str(), sequence],
+                    |row| row.get(0),
+                )
+                .map_err(store_error)?;
+            transaction.commit().map_err(store_error)?;
+            version_from(next)
+        })
+        .await
+    }
+
+    async fn record_received_control_number(
+        &self,
+        partner: &PartnerId,
+        sequence: &str,
+        number: &str,
+    ) -> Result<bool, StoreError> {
+        let (partner, sequence, number) = (partner.clone(), sequence.to_owned(), number.to_owned());
+        self.with_connection(move |connection| {
+            connection
+                .execute(
+                    "INSERT OR IGNORE INTO received_control_numbers (partner, sequence, number, received_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![partner.as_str(), sequence, number, Timestamp::now().to_string()],
+                )
+                .map(|inserted| inserted == 1)
+                .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
+        let filter = filter.clone();
+        self.with_connection(move |connection| {
+            let limit = if filter.limit == 0 { 100 } else { filter.limit };
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters
+                     WHERE (?1 IS NULL OR stage = ?1) AND (?2 IS NULL OR partner = ?2)
+                       AND (?3 OR redriven_at IS NULL)
+                     ORDER BY failed_at DESC, rowid DESC LIMIT ?4"
+                ))
+                .map_err(store_error)?;
+            let rows = statement
+                .query_map(
+                    params![
+                        filter.stage.map(Stage::name),
+                        filter.partner.as_ref().map(PartnerId::as_str),
+                        filter.include_redriven,
+                        i64::try_from(limit).unwrap_or(i64::MAX),
+                    ],
+                    dead_letter_from_row,
+                )
+                .map_err(store_error)?;
+            let mut letters = Vec::new();
+            for row in rows {
+                letters.push(row.map_err(store_error)??);
+            }
+            Ok(letters)
+        })
+        .await
+    }
+
+    async fn dead_letter(&self, id: Uuid) -> Result<Option<DeadLetter>, StoreError> {
+        self.with_connection(move |connection| read_dead_letter(connection, id))
+            .await
+    }
+
+    async fn audit_log(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let (tenant, subject) = (tenant.clone(), subject.to_owned());
+        self.with_connection(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT actor, action, details, at FROM audit_log WHERE tenant = ?1 AND subject = ?2 ORDER BY seq",
+                )
+                .map_err(store_error)?;
+            let rows = statement
+                .query_map(params![tenant.as_str(), subject], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(store_error)?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (actor, action, details, at) = row.map_err(store_error)?;
+                entries.push(AuditEntry {
+                    tenant: tenant.clone(),
+                    actor,
+                    action,
+                    subject: subject.clone(),
+                    details: serde_json::from_str(&details).map_err(|error| corrupt("audit details", error))?,
+                    at: timestamp_from(&at)?,
+                });
+            }
+            Ok(entries)
+        })
+        .await
+    }
+}
