@@ -180,8 +180,12 @@ pub fn write_interchange(
     encoding: Encoding,
     options: &WriteOptions,
 ) -> Result<(), WriteError> {
-    let d = options.delimiters.unwrap_or(ix.delimiters);
-    if ix.isa.is_some() {
+    let mut d = options.delimiters.unwrap_or(ix.delimiters);
+    if let Some(isa) = &ix.isa {
+        // Before 00402, ISA11 is not a repetition separator: keep it as sent.
+        if isa.text(12).is_none_or(|v| v < "00402") {
+            d.repetition = None;
+        }
         d.check()?;
     }
     let mut out = Out {
