@@ -14,3 +14,4 @@ pub mod control_numbers;
 pub mod tree;
 pub mod writer;
 pub mod ack;
+pub mod spec_check;
