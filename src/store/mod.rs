@@ -1,2 +1,4 @@
 //! Implementations of [`transload_core::store::Store`]: `sqlite` (embedded) and
 //! `postgres` (several hub processes).
+
+pub mod sqlite;

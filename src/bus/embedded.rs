@@ -1,0 +1,633 @@
+//! The embedded bus: a durable queue in a SQLite file, for one machine with no broker.
+//!
+//! One writer thread owns the write connection and applies every operation (publish,
+//! lease, ack, retry, reject) that is waiting in one transaction: a group commit, so
+//! many small publishes share one fsync while each caller still hears back only once
+//! its own operation is durable. Several processes may open the same file; SQLite's
+//! lock serialises them and consumers poll when idle.
+//!
+//! Semantics match RabbitMQ's quorum queues as the hub uses them: a leased message is
+//! invisible until acknowledged or until its visibility timeout passes, when it is
+//! delivered again with its attempt counted; after `max_deliveries` it is moved to the
+//! dead letters instead.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, Transaction, params};
+use tokio::sync::{Notify, oneshot};
+use transload_core::bus::{
+    Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery, DeliveryToken, Stage,
+};
+use uuid::Uuid;
+
+use crate::sqlite::{is_busy, migrate, open_durable};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/embedded_0001.sql")];
+/// How often an idle consumer looks for messages published by another process or
+/// become due after a retry delay.
+const IDLE_POLL: Duration = Duration::from_millis(25);
+
+/// Settings of the embedded bus.
+#[derive(Debug, Clone)]
+pub struct EmbeddedBusOptions {
+    /// Deliveries of one message before it is dead-lettered (like `x-delivery-limit`).
+    pub max_deliveries: u32,
+}
+
+impl Default for EmbeddedBusOptions {
+    fn default() -> Self {
+        Self { max_deliveries: 20 }
+    }
+}
+
+/// The durable queue in SQLite. Cloning shares the writer.
+#[derive(Debug, Clone)]
+pub struct EmbeddedBus {
+    writer: Sender<Operation>,
+    published: Arc<Notify>,
+    path: Arc<Path>,
+}
+
+/// One operation for the writer thread, with where to send its result.
+#[derive(Debug)]
+enum Operation {
+    Publish {
+        stage: Stage,
+        messages: Vec<BusMessage>,
+        reply: oneshot::Sender<Result<(), BusError>>,
+    },
+    Lease {
+        stage: Stage,
+        max: usize,
+        visibility: Duration,
+        reply: oneshot::Sender<Result<Vec<Delivery>, BusError>>,
+    },
+    Ack {
+        tokens: Vec<DeliveryToken>,
+        reply: oneshot::Sender<Result<(), BusError>>,
+    },
+    Retry {
+        token: DeliveryToken,
+        delay: Duration,
+        reply: oneshot::Sender<Result<(), BusError>>,
+    },
+    Reject {
+        token: DeliveryToken,
+        reason: String,
+        reply: oneshot::Sender<Result<(), BusError>>,
+    },
+}
+
+impl EmbeddedBus {
+    /// Opens (creating) the bus in the SQLite file at `path`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    pub fn open(path: &Path, options: EmbeddedBusOptions) -> Result<EmbeddedBus, BusError> {
+        let mut connection = open_durable(path).map_err(bus_error)?;
+        migrate(&mut connection, MIGRATIONS).map_err(bus_error)?;
+        let (writer, operations) = channel();
+        let thread_name = format!("transload-bus-{}", path.display());
+        std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                Writer {
+                    connection,
+                    options,
+                }
+                .run(&operations);
+            })
+            .map_err(|error| BusError::Other(format!("cannot start the bus writer: {error}")))?;
+        Ok(EmbeddedBus {
+            writer,
+            published: Arc::new(Notify::new()),
+            path: Arc::from(path),
+        })
+    }
+
+    /// The file the bus lives in.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn call<T>(
+        &self,
+        operation: impl FnOnce(oneshot::Sender<Result<T, BusError>>) -> Operation,
+    ) -> Result<T, BusError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(operation(reply))
+            .map_err(|_| BusError::Unavailable("the bus writer has stopped".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| BusError::Unavailable("the bus writer has stopped".to_owned()))?
+    }
+
+    /// Messages dead-lettered on `stage` by the bus itself (delivery limit, `reject`),
+    /// newest first: `(message, attempts, reason)`.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn dead_letters(&self, stage: Stage) -> Result<Vec<(BusMessage, u32, String)>, BusError> {
+        let connection = open_durable(&self.path).map_err(bus_error)?;
+        let mut statement = connection
+            .prepare(
+                "SELECT message_id, routing_key, headers, body, attempts, reason FROM dead_letters
+                 WHERE stage = ?1 ORDER BY seq DESC",
+            )
+            .map_err(bus_error)?;
+        let rows = statement
+            .query_map(params![stage.name()], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Vec<u8>>(3)?,
+                    row.get::<_, u32>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(bus_error)?;
+        let mut letters = Vec::new();
+        for row in rows {
+            let (id, routing_key, headers, body, attempts, reason) = row.map_err(bus_error)?;
+            letters.push((
+                message_from(&id, routing_key, &headers, body)?,
+                attempts,
+                reason,
+            ));
+        }
+        Ok(letters)
+    }
+
+    /// Messages waiting or in flight on `stage`.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn depth(&self, stage: Stage) -> Result<u64, BusError> {
+        let connection = open_durable(&self.path).map_err(bus_error)?;
+        connection
+            .query_row(
+                "SELECT count(*) FROM messages WHERE stage = ?1",
+                params![stage.name()],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(bus_error)
+            .map(|count| u64::try_from(count).unwrap_or(0))
+    }
+}
+
+impl Bus for EmbeddedBus {
+    type Consumer = EmbeddedConsumer;
+
+    async fn publish(&self, stage: Stage, messages: Vec<BusMessage>) -> Result<(), BusError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.call(|reply| Operation::Publish {
+            stage,
+            messages,
+            reply,
+        })
+        .await?;
+        self.published.notify_waiters();
+        Ok(())
+    }
+
+    async fn consumer(
+        &self,
+        stage: Stage,
+        options: ConsumerOptions,
+    ) -> Result<EmbeddedConsumer, BusError> {
+        Ok(EmbeddedConsumer {
+            bus: self.clone(),
+            stage,
+            options,
+        })
+    }
+}
+
+/// Reads one stage of the embedded bus.
+#[derive(Debug)]
+pub struct EmbeddedConsumer {
+    bus: EmbeddedBus,
+    stage: Stage,
+    options: ConsumerOptions,
+}
+
+impl Consumer for EmbeddedConsumer {
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let max = max.min(usize::from(self.options.prefetch)).max(1);
+        loop {
+            let notified = self.bus.published.notified();
+            let (stage, visibility) = (self.stage, self.options.visibility_timeout);
+            let batch = self
+                .bus
+                .call(|reply| Operation::Lease {
+                    stage,
+                    max,
+                    visibility,
+                    reply,
+                })
+                .await?;
+            if !batch.is_empty() {
+                return Ok(batch);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            let nap = IDLE_POLL.min(deadline - now);
+            let _ = tokio::time::timeout(nap, notified).await;
+        }
+    }
+
+    async fn ack(&mut self, deliveries: &[Delivery]) -> Result<(), BusError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let tokens = deliveries.iter().map(|delivery| delivery.token).collect();
+        self.bus
+            .call(|reply| Operation::Ack { tokens, reply })
+            .await
+    }
+
+    async fn retry(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
+        let token = delivery.token;
+        self.bus
+            .call(|reply| Operation::Retry {
+                token,
+                delay,
+                reply,
+            })
+            .await
+    }
+
+    async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
+        let (token, reason) = (delivery.token, reason.to_owned());
+        self.bus
+            .call(|reply| Operation::Reject {
+                token,
+                reason,
+                reply,
+            })
+            .await
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    connection: Connection,
+    options: EmbeddedBusOptions,
+}
+
+/// An operation's result, held until the transaction it belongs to has committed.
+enum Pending {
+    Unit(oneshot::Sender<Result<(), BusError>>, Result<(), BusError>),
+    Deliveries(
+        oneshot::Sender<Result<Vec<Delivery>, BusError>>,
+        Result<Vec<Delivery>, BusError>,
+    ),
+}
+
+impl Writer {
+    fn run(mut self, operations: &Receiver<Operation>) {
+        while let Ok(first) = operations.recv() {
+            let mut batch = vec![first];
+            while let Ok(next) = operations.try_recv() {
+                batch.push(next);
+            }
+            self.apply_batch(batch);
+        }
+        tracing::debug!("embedded bus writer stopped: every handle is gone");
+    }
+
+    /// Applies `batch` in one transaction and answers each caller after the commit.
+    fn apply_batch(&mut self, batch: Vec<Operation>) {
+        let options = self.options.clone();
+        let transaction = match self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        {
+            Ok(transaction) => transaction,
+            Err(error) => {
+                let error = bus_error(error);
+                for operation in batch {
+                    fail(operation, &error);
+                }
+                return;
+            }
+        };
+        let pending: Vec<Pending> = batch
+            .into_iter()
+            .map(|operation| apply(&transaction, &options, operation))
+            .collect();
+        match transaction.commit() {
+            Ok(()) => {
+                for answer in pending {
+                    match answer {
+                        Pending::Unit(reply, result) => drop(reply.send(result)),
+                        Pending::Deliveries(reply, result) => drop(reply.send(result)),
+                    }
+                }
+            }
+            Err(error) => {
+                let error = bus_error(error);
+                for answer in pending {
+                    match answer {
+                        Pending::Unit(reply, _) => drop(reply.send(Err(copy_error(&error)))),
+                        Pending::Deliveries(reply, _) => drop(reply.send(Err(copy_error(&error)))),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn fail(operation: Operation, error: &BusError) {
+    match operation {
+        Operation::Publish { reply, .. }
+        | Operation::Ack { reply, .. }
+        | Operation::Retry { reply, .. }
+        | Operation::Reject { reply, .. } => drop(reply.send(Err(copy_error(error)))),
+        Operation::Lease { reply, .. } => drop(reply.send(Err(copy_error(error)))),
+    }
+}
+
+fn copy_error(error: &BusError) -> BusError {
+    match error {
+        BusError::Unavailable(text) => BusError::Unavailable(text.clone()),
+        other => BusError::Other(other.to_string()),
+    }
+}
+
+/// Applies one operation inside the batch's transaction. Each operation runs under a
+/// savepoint, so one that fails leaves the others of the batch intact.
+fn apply(
+    transaction: &Transaction<'_>,
+    options: &EmbeddedBusOptions,
+    operation: Operation,
+) -> Pending {
+    let now = now_ms();
+    match operation {
+        Operation::Publish {
+            stage,
+            messages,
+            reply,
+        } => Pending::Unit(
+            reply,
+            savepoint(transaction, |tx| publish(tx, stage, &messages, now)),
+        ),
+        Operation::Lease {
+            stage,
+            max,
+            visibility,
+            reply,
+        } => Pending::Deliveries(
+            reply,
+            savepoint(transaction, |tx| {
+                lease(tx, options, stage, max, visibility, now)
+            }),
+        ),
+        Operation::Ack { tokens, reply } => Pending::Unit(
+            reply,
+            savepoint(transaction, |tx| {
+                let mut statement = tx
+                    .prepare_cached("DELETE FROM messages WHERE seq = ?1 AND lease = ?2")
+                    .map_err(bus_error)?;
+                let mut stale = 0;
+                for token in &tokens {
+                    if statement
+                        .execute(params![tag(token)?, generation(token)?])
+                        .map_err(bus_error)?
+                        == 0
+                    {
+                        stale += 1;
+                    }
+                }
+                if stale == 0 {
+                    Ok(())
+                } else {
+                    Err(BusError::StaleDelivery(format!(
+                        "{stale} of {} acknowledged deliveries had lost their lease and will be delivered again",
+                        tokens.len()
+                    )))
+                }
+            }),
+        ),
+        Operation::Retry {
+            token,
+            delay,
+            reply,
+        } => Pending::Unit(
+            reply,
+            savepoint(transaction, |tx| {
+                let due = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+                let changed = tx
+                    .execute(
+                        "UPDATE messages SET available_at = ?3, lease = NULL WHERE seq = ?1 AND lease = ?2",
+                        params![tag(&token)?, generation(&token)?, due],
+                    )
+                    .map_err(bus_error)?;
+                owned(changed)
+            }),
+        ),
+        Operation::Reject {
+            token,
+            reason,
+            reply,
+        } => Pending::Unit(
+            reply,
+            savepoint(transaction, |tx| {
+                let moved = tx
+                    .execute(
+                        "INSERT INTO dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
+                         SELECT stage, message_id, routing_key, headers, body, attempts, ?3, ?4
+                         FROM messages WHERE seq = ?1 AND lease = ?2",
+                        params![tag(&token)?, generation(&token)?, reason, now],
+                    )
+                    .map_err(bus_error)?;
+                owned(moved)?;
+                tx.execute("DELETE FROM messages WHERE seq = ?1", params![tag(&token)?])
+                    .map_err(bus_error)?;
+                Ok(())
+            }),
+        ),
+    }
+}
+
+fn owned(changed: usize) -> Result<(), BusError> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(BusError::StaleDelivery(
+            "the delivery lost its lease and will be delivered again".to_owned(),
+        ))
+    }
+}
+
+fn savepoint<T>(
+    transaction: &Transaction<'_>,
+    work: impl FnOnce(&Transaction<'_>) -> Result<T, BusError>,
+) -> Result<T, BusError> {
+    transaction
+        .execute_batch("SAVEPOINT operation")
+        .map_err(bus_error)?;
+    match work(transaction) {
+        Ok(value) => {
+            transaction
+                .execute_batch("RELEASE operation")
+                .map_err(bus_error)?;
+            Ok(value)
+        }
+        Err(error) => {
+            transaction
+                .execute_batch("ROLLBACK TO operation; RELEASE operation")
+                .map_err(bus_error)?;
+            Err(error)
+        }
+    }
+}
+
+fn publish(
+    transaction: &Transaction<'_>,
+    stage: Stage,
+    messages: &[BusMessage],
+    now: i64,
+) -> Result<(), BusError> {
+    let mut statement = transaction
+        .prepare_cached(
+            "INSERT INTO messages (stage, message_id, routing_key, headers, body, available_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(bus_error)?;
+    for message in messages {
+        let headers = serde_json::to_string(&message.headers)
+            .map_err(|error| BusError::Other(error.to_string()))?;
+        statement
+            .execute(params![
+                stage.name(),
+                message.id.to_string(),
+                message.routing_key,
+                headers,
+                message.body,
+                now
+            ])
+            .map_err(bus_error)?;
+    }
+    Ok(())
+}
+
+fn lease(
+    transaction: &Transaction<'_>,
+    options: &EmbeddedBusOptions,
+    stage: Stage,
+    max: usize,
+    visibility: Duration,
+    now: i64,
+) -> Result<Vec<Delivery>, BusError> {
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    // Poison messages first: past the delivery limit, they go to the dead letters.
+    transaction
+        .execute(
+            "INSERT INTO dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
+             SELECT stage, message_id, routing_key, headers, body, attempts, 'delivery limit reached', ?3
+             FROM messages WHERE stage = ?1 AND available_at <= ?3 AND attempts >= ?2",
+            params![stage.name(), options.max_deliveries, now],
+        )
+        .map_err(bus_error)?;
+    transaction
+        .execute(
+            "DELETE FROM messages WHERE stage = ?1 AND available_at <= ?3 AND attempts >= ?2",
+            params![stage.name(), options.max_deliveries, now],
+        )
+        .map_err(bus_error)?;
+    let lease = new_lease();
+    let until = now.saturating_add(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX));
+    let mut statement = transaction
+        .prepare_cached(
+            "UPDATE messages SET attempts = attempts + 1, available_at = ?3, lease = ?4
+             WHERE seq IN (SELECT seq FROM messages WHERE stage = ?1 AND available_at <= ?5 ORDER BY seq LIMIT ?2)
+             RETURNING seq, message_id, routing_key, headers, body, attempts",
+        )
+        .map_err(bus_error)?;
+    let rows = statement
+        .query_map(params![stage.name(), limit, until, lease, now], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, Vec<u8>>(4)?,
+                row.get::<_, u32>(5)?,
+            ))
+        })
+        .map_err(bus_error)?;
+    let mut deliveries = Vec::new();
+    for row in rows {
+        let (seq, id, routing_key, headers, body, attempt) = row.map_err(bus_error)?;
+        deliveries.push(Delivery {
+            message: message_from(&id, routing_key, &headers, body)?,
+            attempt,
+            token: DeliveryToken {
+                tag: u64::try_from(seq).map_err(|error| BusError::Other(error.to_string()))?,
+                generation: u64::try_from(lease)
+                    .map_err(|error| BusError::Other(error.to_string()))?,
+            },
+        });
+    }
+    // RETURNING yields rows in no promised order; deliver in publish order.
+    deliveries.sort_by_key(|delivery| delivery.token.tag);
+    Ok(deliveries)
+}
+
+fn message_from(
+    id: &str,
+    routing_key: String,
+    headers: &str,
+    body: Vec<u8>,
+) -> Result<BusMessage, BusError> {
+    Ok(BusMessage {
+        id: Uuid::parse_str(id)
+            .map_err(|error| BusError::Other(format!("corrupt message id: {error}")))?,
+        routing_key,
+        headers: serde_json::from_str::<BTreeMap<String, String>>(headers)
+            .map_err(|error| BusError::Other(format!("corrupt headers: {error}")))?,
+        body,
+    })
+}
+
+fn tag(token: &DeliveryToken) -> Result<i64, BusError> {
+    i64::try_from(token.tag)
+        .map_err(|_| BusError::StaleDelivery("not a delivery of this bus".to_owned()))
+}
+
+fn generation(token: &DeliveryToken) -> Result<i64, BusError> {
+    i64::try_from(token.generation)
+        .map_err(|_| BusError::StaleDelivery("not a delivery of this bus".to_owned()))
+}
+
+/// A lease number no other lease of any process is likely to have (63 random bits).
+fn new_lease() -> i64 {
+    let (_, random) = Uuid::now_v7().as_u64_pair();
+    i64::try_from(random >> 1).unwrap_or(i64::MAX)
+}
+
+fn now_ms() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+fn bus_error(error: rusqlite::Error) -> BusError {
+    if is_busy(&error) {
+        BusError::Unavailable(error.to_string())
+    } else {
+        BusError::Other(error.to_string())
+    }
+}

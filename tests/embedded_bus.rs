@@ -1,0 +1,128 @@
+//! What the embedded bus does beyond the shared conformance suite: its dead letters,
+//! its delivery limit and its leases.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::Duration;
+
+use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
+use transload_core::bus::{Bus, BusError, BusMessage, Consumer, ConsumerOptions, Stage};
+use uuid::Uuid;
+
+fn open(max_deliveries: u32) -> EmbeddedBus {
+    let dir = std::env::temp_dir().join(format!("transload-embedded-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    EmbeddedBus::open(
+        &dir.join("bus.sqlite3"),
+        EmbeddedBusOptions { max_deliveries },
+    )
+    .unwrap()
+}
+
+fn quick() -> ConsumerOptions {
+    ConsumerOptions {
+        prefetch: 10,
+        visibility_timeout: Duration::from_millis(200),
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_message_is_kept_with_its_reason_and_bytes() {
+    let bus = open(20);
+    let message =
+        BusMessage::new("acme.x12", b"ISA*00*...~".to_vec()).with_header("partner", "odfl");
+    bus.publish(Stage::Inbound, vec![message.clone()])
+        .await
+        .unwrap();
+    let mut consumer = bus.consumer(Stage::Inbound, quick()).await.unwrap();
+    let got = consumer
+        .next_batch(1, Duration::from_secs(2))
+        .await
+        .unwrap();
+    consumer
+        .reject(&got[0], "ISA segment truncated at byte 11")
+        .await
+        .unwrap();
+    let dead = bus.dead_letters(Stage::Inbound).unwrap();
+    assert_eq!(
+        dead,
+        vec![(message, 1, "ISA segment truncated at byte 11".to_owned())]
+    );
+    assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_message_delivered_max_times_goes_to_the_dead_letters() {
+    let bus = open(3);
+    let message = BusMessage::new("acme.poison", b"poison".to_vec());
+    bus.publish(Stage::Events, vec![message.clone()])
+        .await
+        .unwrap();
+    let mut consumer = bus.consumer(Stage::Events, quick()).await.unwrap();
+    let mut attempts = Vec::new();
+    for _ in 0..6 {
+        // Never answered: each lease expires and the message comes again, until the limit.
+        for delivery in consumer
+            .next_batch(1, Duration::from_millis(400))
+            .await
+            .unwrap()
+        {
+            attempts.push(delivery.attempt);
+        }
+    }
+    assert_eq!(attempts, vec![1, 2, 3]);
+    let dead = bus.dead_letters(Stage::Events).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].0, message);
+    assert_eq!(dead[0].1, 3);
+    assert_eq!(dead[0].2, "delivery limit reached");
+}
+
+#[tokio::test]
+async fn answering_after_the_lease_expired_is_refused_as_stale() {
+    let bus = open(20);
+    bus.publish(
+        Stage::Outbound,
+        vec![BusMessage::new("odfl", b"204".to_vec())],
+    )
+    .await
+    .unwrap();
+    let mut slow = bus.consumer(Stage::Outbound, quick()).await.unwrap();
+    let first = slow.next_batch(1, Duration::from_secs(2)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fast = bus.consumer(Stage::Outbound, quick()).await.unwrap();
+    let second = fast.next_batch(1, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(second[0].attempt, 2);
+    let error = slow.ack(&first).await.unwrap_err();
+    assert!(matches!(error, BusError::StaleDelivery(_)), "{error}");
+    assert!(matches!(
+        slow.retry(&first[0], Duration::ZERO).await,
+        Err(BusError::StaleDelivery(_))
+    ));
+    fast.ack(&second).await.unwrap();
+    assert_eq!(bus.depth(Stage::Outbound).unwrap(), 0);
+}
+
+#[tokio::test]
+async fn many_concurrent_publishers_share_commits_and_lose_nothing() {
+    let bus = open(20);
+    let mut publishers = Vec::new();
+    for publisher in 0..8 {
+        let bus = bus.clone();
+        publishers.push(tokio::spawn(async move {
+            for n in 0..50 {
+                let message = BusMessage::new("acme", format!("{publisher}-{n}").into_bytes());
+                bus.publish(Stage::Inbound, vec![message]).await.unwrap();
+            }
+        }));
+    }
+    for publisher in publishers {
+        publisher.await.unwrap();
+    }
+    assert_eq!(bus.depth(Stage::Inbound).unwrap(), 400);
+}
