@@ -2,3 +2,4 @@
 //! `postgres` (several hub processes).
 
 pub mod sqlite;
+pub mod postgres;
