@@ -185,3 +185,34 @@ fn alejocode_mislabelled_sets_are_rejected() {
         );
     }
 }
+
+/// x12-types' 214s are marked broken for envelope reasons only (IEA02, SE02, ISA width);
+/// their sets are what real 214s look like: parse_214_1 is spec-clean, parse_214_2 only
+/// has 3-character control numbers (ST02/SE02 are AN 4/9).
+#[test]
+fn x12_types_214s_validate() {
+    let (n, errors) = validate_file("apimeister__x12-types/test_214.rs__parse_214_1.edi", "");
+    assert_eq!((n, errors.len()), (1, 0), "{errors:?}");
+    let (n, errors) = validate_file("apimeister__x12-types/test_214.rs__parse_214_2.edi", "");
+    assert_eq!(n, 2);
+    let found: Vec<_> = errors
+        .iter()
+        .map(|(set, e)| {
+            (
+                *set,
+                e.segment_index,
+                e.segment_tag.as_str(),
+                e.code,
+                e.element.map(|p| p.element),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (0, 0, "ST", SpecErrorCode::DataElementTooShort, Some(2)),
+            (1, 0, "ST", SpecErrorCode::DataElementTooShort, Some(2)),
+            (1, 11, "SE", SpecErrorCode::DataElementTooShort, Some(2)),
+        ]
+    );
+}

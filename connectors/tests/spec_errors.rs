@@ -548,3 +548,71 @@ fn lookup_by_gs08_and_set() {
     assert!(spec_for("004010", "850").is_none());
     assert_eq!(specs().map(<[_]>::len).ok(), Some(11));
 }
+
+#[test]
+fn responses_to_a_load_tender() {
+    for version in ["004010", "005010"] {
+        let spec = spec_for(version, "990").expect("990 spec");
+        let ok = "ST*990*0001~B1*ABCD*SHIP123*20240131*A~N9*CN*PRO1~SE*4*0001~";
+        assert_eq!(spec.validate(&segs(ok, None)), vec![], "{version}");
+        let declined = ok.replace("*A~", "*D~");
+        assert_eq!(spec.validate(&segs(&declined, None)), vec![], "{version}");
+        let bad = ok
+            .replace("*A~", "*Z~")
+            .replace("B1*ABCD*SHIP123", "B1**SHIP123");
+        assert_eq!(
+            findings(&spec.validate(&segs(&bad, None))),
+            vec![
+                f(
+                    1,
+                    "B1",
+                    "",
+                    SpecErrorCode::MandatoryDataElementMissing,
+                    el(1, 140)
+                ),
+                f(1, "B1", "", SpecErrorCode::InvalidCodeValue, el(4, 558)),
+            ],
+            "{version}"
+        );
+        // B1 is mandatory.
+        let no_b1 = "ST*990*0001~N9*CN*PRO1~SE*3*0001~";
+        assert_eq!(
+            findings(&spec.validate(&segs(no_b1, None))),
+            vec![f(1, "B1", "", SpecErrorCode::MandatorySegmentMissing, None)],
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn freight_invoices_in_005010_use_l11() {
+    let spec = spec_for("005010", "210").expect("210 spec");
+    let ok = "ST*210*0001~B3**INV1*SHIP1*PP**20240131*12500**20240130*035*ABCD~L11*BOL1*BM~N1*SH*ACME~N4*CHICAGO*IL*60601*US~LX*1~L5*1*WIDGETS~L0*1*100*FR*1000*G~L1*1*125*FR*12500~L3*1000*G***12500~SE*11*0001~";
+    assert_eq!(spec.validate(&segs(ok, None)), vec![]);
+    let n9 = ok.replace("L11*BOL1*BM", "N9*BM*BOL1");
+    assert_eq!(
+        findings(&spec.validate(&segs(&n9, None))),
+        vec![f(
+            2,
+            "N9",
+            "",
+            SpecErrorCode::SegmentNotInDefinedTransactionSet,
+            None
+        )]
+    );
+    // B306 must be a date, B307 a number with implied decimals (N2).
+    let bad = ok.replace("*20240131*12500*", "*20241331*125.00*");
+    assert_eq!(
+        findings(&spec.validate(&segs(&bad, None))),
+        vec![
+            f(1, "B3", "", SpecErrorCode::InvalidDate, el(6, 373)),
+            f(
+                1,
+                "B3",
+                "",
+                SpecErrorCode::InvalidCharacterInDataElement,
+                el(7, 193)
+            ),
+        ]
+    );
+}

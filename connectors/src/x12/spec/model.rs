@@ -130,34 +130,36 @@ pub(crate) struct RawSpec {
 // ---------------------------------------------------------------------------------------
 // Compiled form, used by the validator.
 
-/// A segment tag of up to 3 bytes, compared without allocation.
+/// A segment tag of 1 to 3 bytes, also packed into an integer so that comparisons need
+/// no `memcmp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Tag {
+    key: u32,
     bytes: [u8; 3],
-    len: u8,
 }
 
 impl Tag {
     pub(crate) fn new(s: &[u8]) -> Option<Self> {
-        if s.is_empty() || s.len() > 3 {
-            return None;
-        }
-        let mut bytes = [0u8; 3];
-        for (dst, src) in bytes.iter_mut().zip(s) {
-            *dst = *src;
-        }
+        let (bytes, len) = match *s {
+            [a] => ([a, 0, 0], 1),
+            [a, b] => ([a, b, 0], 2),
+            [a, b, c] => ([a, b, c], 3),
+            _ => return None,
+        };
+        let [a, b, c] = bytes;
         Some(Self {
+            key: u32::from_be_bytes([a, b, c, len]),
             bytes,
-            len: u8::try_from(s.len()).ok()?,
         })
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+        let [.., len] = self.key.to_be_bytes();
+        self.bytes.get(..usize::from(len)).unwrap_or(&[])
     }
 
     pub(crate) fn is(&self, other: &[u8]) -> bool {
-        self.as_bytes() == other
+        Tag::new(other).is_some_and(|t| t.key == self.key)
     }
 }
 
@@ -215,13 +217,58 @@ pub(crate) struct Rule {
     pub(crate) text: String,
 }
 
+/// A set of codes: those of up to 7 bytes packed into sorted integers (no `memcmp` on
+/// lookup), longer ones as sorted byte strings.
+#[derive(Debug, Default)]
+pub(crate) struct CodeSet {
+    short: Vec<u64>,
+    long: Vec<Box<[u8]>>,
+}
+
+impl CodeSet {
+    fn pack(code: &[u8]) -> Option<u64> {
+        if code.len() > 7 {
+            return None;
+        }
+        let mut key = 0u64;
+        for &b in code {
+            key = (key << 8) | u64::from(b);
+        }
+        // The length disambiguates codes with leading NUL bytes (never valid, but exact).
+        Some((key << 8) | u64::try_from(code.len()).ok()?)
+    }
+
+    pub(crate) fn insert(&mut self, code: &[u8]) {
+        match Self::pack(code) {
+            Some(k) => self.short.push(k),
+            None => self.long.push(code.into()),
+        }
+    }
+
+    pub(crate) fn finish(&mut self) {
+        self.short.sort_unstable();
+        self.long.sort();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.short.is_empty() && self.long.is_empty()
+    }
+
+    pub(crate) fn contains(&self, code: &[u8]) -> bool {
+        match Self::pack(code) {
+            Some(k) => self.short.binary_search(&k).is_ok(),
+            None => self.long.binary_search_by(|c| c.as_ref().cmp(code)).is_ok(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct SimpleElem {
     pub(crate) data_type: DataType,
     pub(crate) min: u32,
     pub(crate) max: u32,
-    /// Sorted codes; empty when there is no list.
-    pub(crate) codes: Vec<Box<[u8]>>,
+    /// The code list; empty when there is none.
+    pub(crate) codes: CodeSet,
     pub(crate) open: bool,
 }
 
@@ -275,10 +322,10 @@ impl CNode {
     }
 
     /// Whether a segment with `tag` can start this node.
-    pub(crate) fn starts_with(&self, tag: &[u8]) -> bool {
+    pub(crate) fn starts_with(&self, tag: Tag) -> bool {
         match self {
-            Self::Segment { tag: t, .. } => t.is(tag),
-            Self::Loop { trigger, alt, .. } => trigger.is(tag) || alt.iter().any(|a| a.is(tag)),
+            Self::Segment { tag: t, .. } => *t == tag,
+            Self::Loop { trigger, alt, .. } => *trigger == tag || alt.contains(&tag),
         }
     }
 
@@ -401,7 +448,7 @@ fn compile_node(
                 let reachable = children
                     .iter()
                     .skip(1)
-                    .any(|&c| nodes.get(c).is_some_and(|n| n.starts_with(t.as_bytes())));
+                    .any(|&c| nodes.get(c).is_some_and(|n| n.starts_with(t)));
                 if !reachable {
                     return Err(format!(
                         "loop {id}: also_starts_with {a} is not a later member"
@@ -446,7 +493,7 @@ fn compile_elem(e: &ElementDef, in_composite: bool) -> Result<CElem, String> {
                 (Some(min), Some(max)) if min >= 1 && min <= max => (min, max),
                 _ => return Err(format!("{r}: needs 1 <= min <= max")),
             };
-            let mut codes: Vec<Box<[u8]>> = Vec::new();
+            let mut codes = CodeSet::default();
             let mut open = false;
             if let Some(list) = &e.codes {
                 if data_type != DataType::Id {
@@ -458,9 +505,9 @@ fn compile_elem(e: &ElementDef, in_composite: bool) -> Result<CElem, String> {
                     if len < min || len > max {
                         return Err(format!("{r}: code {code:?} violates length {min}/{max}"));
                     }
-                    codes.push(code.as_bytes().into());
+                    codes.insert(code.as_bytes());
                 }
-                codes.sort();
+                codes.finish();
             }
             ElemKind::Simple(SimpleElem {
                 data_type,

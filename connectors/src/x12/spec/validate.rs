@@ -3,7 +3,7 @@
 use crate::x12::access::SegmentAccess;
 
 use super::error::{ElementPosition, SpecError, SpecErrorCode};
-use super::model::{CElem, CNode, CSeg, Compiled, ElemKind, Requirement, RuleKind};
+use super::model::{CElem, CNode, CSeg, Compiled, ElemKind, Requirement, RuleKind, Tag};
 use super::values::check_simple;
 
 /// One open level of the structure: the transaction set itself, or one loop instance.
@@ -96,15 +96,16 @@ impl<'a> Walker<'a, '_> {
     }
 
     fn segment<S: SegmentAccess>(&mut self, idx: usize, seg: &S) {
-        let tag = seg.tag();
-        match self.find(tag) {
+        let raw = seg.tag();
+        let found = Tag::new(raw).and_then(|tag| self.find(tag));
+        match found {
             Some((depth, child)) => {
                 while self.frames.len() > depth + 1 {
                     self.pop(idx);
                 }
                 self.accept(idx, seg, depth, child);
             }
-            None => self.unmatched(idx, tag),
+            None => self.unmatched(idx, raw),
         }
     }
 
@@ -126,7 +127,8 @@ impl<'a> Walker<'a, '_> {
             Some(CNode::Segment {
                 seg: def, max_use, ..
             }) => {
-                if n > *max_use {
+                // Reported once, at the first use over the maximum.
+                if n == max_use.saturating_add(1) {
                     self.error(
                         idx,
                         tag,
@@ -159,7 +161,8 @@ impl<'a> Walker<'a, '_> {
                     loop_id: Some(id),
                 });
                 let depth = depth + 1;
-                if n > *repeat {
+                // Reported once, at the first repeat over the maximum.
+                if n == repeat.saturating_add(1) {
                     self.error(
                         idx,
                         tag,
@@ -175,7 +178,7 @@ impl<'a> Walker<'a, '_> {
                     {
                         self.elements(idx, seg, def, depth);
                     }
-                } else if let Some(c) = self.find_in(depth, tag) {
+                } else if let Some(c) = Tag::new(tag).and_then(|t| self.find_in(depth, t)) {
                     // Opened by a later member (`also_starts_with`): place the segment in
                     // the new loop, which may open nested loops the same way. Each step
                     // goes one level deeper in a finite tree, so this ends.
@@ -187,14 +190,14 @@ impl<'a> Walker<'a, '_> {
     }
 
     /// The innermost open level (and child index) where `tag` can come next.
-    fn find(&self, tag: &[u8]) -> Option<(usize, usize)> {
+    fn find(&self, tag: Tag) -> Option<(usize, usize)> {
         (0..self.frames.len())
             .rev()
             .find_map(|depth| self.find_in(depth, tag).map(|child| (depth, child)))
     }
 
     /// The child of frame `depth` where `tag` can come next.
-    fn find_in(&self, depth: usize, tag: &[u8]) -> Option<usize> {
+    fn find_in(&self, depth: usize, tag: Tag) -> Option<usize> {
         let f = self.frames.get(depth)?;
         // In a loop, child 0 is the loop's first segment: seeing it again starts a new
         // instance of the loop one level up.
@@ -353,8 +356,17 @@ impl<'a> Walker<'a, '_> {
             comp: seg.component_separator(),
             rep: seg.repetition_separator(),
         };
-        for pos in 1..=count.max(def.elements.len()) {
-            let value = seg.element(pos).unwrap_or_default();
+        let last = if def.open {
+            def.elements.len()
+        } else {
+            count.max(def.elements.len())
+        };
+        for pos in 1..=last {
+            let value = if pos <= count {
+                seg.element(pos).unwrap_or_default()
+            } else {
+                &[]
+            };
             let Ok(pos16) = u16::try_from(pos) else { break };
             match def.elements.get(pos - 1) {
                 None => {

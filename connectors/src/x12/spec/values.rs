@@ -1,17 +1,24 @@
 //! Checks of one simple element value against its type, length and code list.
 
 use super::error::SpecErrorCode;
+#[cfg(test)]
+use super::model::CodeSet;
 use super::model::{DataType, SimpleElem};
 
 /// Checks `v` (non-empty, one repetition, one component) against `e`.
 pub(crate) fn check_simple(e: &SimpleElem, v: &[u8]) -> Option<SpecErrorCode> {
     let len = match e.data_type {
         DataType::An | DataType::Id => {
-            if v.iter().any(|&b| b < 0x20 || b == 0x7f) {
-                return Some(SpecErrorCode::InvalidCharacterInDataElement);
+            // One pass: reject control characters; count characters as the bytes that do
+            // not continue a UTF-8 sequence.
+            let mut chars = 0usize;
+            for &b in v {
+                if b < 0x20 || b == 0x7f {
+                    return Some(SpecErrorCode::InvalidCharacterInDataElement);
+                }
+                chars += usize::from(b & 0xC0 != 0x80);
             }
-            // Length in characters: count the bytes that do not continue a UTF-8 sequence.
-            v.iter().filter(|&&b| b & 0xC0 != 0x80).count()
+            chars
         }
         DataType::N(_) => match numeric_digits(v) {
             Some(n) => n,
@@ -45,11 +52,7 @@ pub(crate) fn check_simple(e: &SimpleElem, v: &[u8]) -> Option<SpecErrorCode> {
     match e.data_type {
         DataType::Dt if !valid_date(v) => Some(SpecErrorCode::InvalidDate),
         DataType::Tm if !valid_time(v) => Some(SpecErrorCode::InvalidTime),
-        DataType::Id
-            if !e.open
-                && !e.codes.is_empty()
-                && e.codes.binary_search_by(|c| c.as_ref().cmp(v)).is_err() =>
-        {
+        DataType::Id if !e.open && !e.codes.is_empty() && !e.codes.contains(v) => {
             Some(SpecErrorCode::InvalidCodeValue)
         }
         _ => None,
@@ -157,8 +160,12 @@ mod tests {
     use super::*;
 
     fn elem(data_type: DataType, min: u32, max: u32, codes: &[&str], open: bool) -> SimpleElem {
-        let mut codes: Vec<Box<[u8]>> = codes.iter().map(|c| c.as_bytes().into()).collect();
-        codes.sort();
+        let mut set = CodeSet::default();
+        for c in codes {
+            set.insert(c.as_bytes());
+        }
+        set.finish();
+        let codes = set;
         SimpleElem {
             data_type,
             min,
