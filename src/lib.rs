@@ -5,5 +5,6 @@
 pub mod bus;
 pub mod config;
 pub mod http;
+pub mod pipeline;
 pub mod sqlite;
 pub mod store;

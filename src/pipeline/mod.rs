@@ -1,0 +1,11 @@
+//! The pipeline machinery shared by every stage: the stage worker (consume a batch,
+//! handle, commit, acknowledge), the outbox relay (publish what was committed), and the
+//! retry policy.
+
+pub mod relay;
+pub mod retry;
+pub mod worker;
+
+pub use relay::{OutboxRelay, RelayError};
+pub use retry::RetryPolicy;
+pub use worker::{Handler, HandlerError, StageWorker, WorkerOptions};

@@ -1,0 +1,102 @@
+//! The outbox relay: publishes what the stages committed to the store's outbox, and
+//! marks it published only after the bus confirmed it. A crash between the two sends the
+//! messages again; consumers dedupe on the message id.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::Notify;
+use transload_core::bus::{Bus, BusError, BusMessage, Stage};
+use transload_core::store::{Store, StoreError};
+
+/// Outbox messages read per round.
+const BATCH: usize = 500;
+/// How often the relay looks at the outbox when nobody told it to.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Why a relay round failed; the messages stay in the outbox for the next round.
+#[derive(Debug, Error)]
+pub enum RelayError {
+    /// Reading the outbox or marking it failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Publishing failed or was not confirmed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Moves messages from the store's outbox to the bus.
+#[derive(Debug, Clone)]
+pub struct OutboxRelay<B, S> {
+    bus: B,
+    store: S,
+    wake: Arc<Notify>,
+}
+
+impl<B: Bus, S: Store> OutboxRelay<B, S> {
+    /// A relay from `store` to `bus`.
+    pub fn new(bus: B, store: S) -> Self {
+        Self {
+            bus,
+            store,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// A handle that makes the relay look at the outbox now.
+    #[must_use]
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// Publishes everything pending once; returns how many messages were published.
+    ///
+    /// # Errors
+    /// When the store or the bus fails; nothing is marked published that the bus did not
+    /// confirm.
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let pending = self.store.pending_outbox(BATCH).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut by_stage: BTreeMap<Stage, (Vec<i64>, Vec<BusMessage>)> = BTreeMap::new();
+        for record in pending {
+            let entry = by_stage.entry(record.stage).or_default();
+            entry.0.push(record.seq);
+            entry.1.push(record.message);
+        }
+        let mut published = 0;
+        for (stage, (seqs, messages)) in by_stage {
+            self.bus.publish(stage, messages).await?;
+            self.store.mark_published(&seqs).await?;
+            published += seqs.len();
+        }
+        Ok(published)
+    }
+
+    /// Relays until the process stops, backing off while the bus or store fails.
+    pub async fn run(self) {
+        let mut failures: u32 = 0;
+        loop {
+            let notified = self.wake.notified();
+            match self.relay_once().await {
+                Ok(count) => {
+                    failures = 0;
+                    if count == BATCH {
+                        continue;
+                    }
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let delay = Duration::from_millis(100 * u64::from(failures.min(50)));
+                    tracing::warn!(error = %error, ?delay, "outbox relay failed; trying again");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            let _ = tokio::time::timeout(POLL, notified).await;
+        }
+    }
+}

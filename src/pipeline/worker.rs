@@ -1,0 +1,246 @@
+//! A stage worker: reads its stage's queue in batches, hands each message to the
+//! stage's [`Handler`], commits what the handler wants written together with the
+//! message's processed marker, then acknowledges the batch at once (one multi-ack after
+//! a durable batch). Failures are retried with backoff or dead-lettered with their
+//! reason and original bytes; nothing is dropped.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use thiserror::Error;
+use tokio::sync::Notify;
+use transload_core::bus::{Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery, Stage};
+use transload_core::ids::{PartnerId, TenantId};
+use transload_core::store::{CommitOutcome, DeadLetter, Processed, Store, UnitOfWork};
+use uuid::Uuid;
+
+use crate::pipeline::retry::RetryPolicy;
+
+/// Why a handler could not process a message.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    /// Trying again later may work (a partner API down, a lock).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// It will never work as it is (bad syntax, failed mapping): dead-letter it.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// What one stage does with one message.
+pub trait Handler: Send + Sync + 'static {
+    /// The writes processing `message` makes: state, audit, outgoing messages. The worker
+    /// adds the processed marker and commits them atomically.
+    fn handle(
+        &self,
+        message: &BusMessage,
+    ) -> impl Future<Output = Result<UnitOfWork, HandlerError>> + Send;
+}
+
+/// How a worker reads and retries.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// The consumer name recorded with processed message ids (unique per stage role).
+    pub name: String,
+    /// The stage read.
+    pub stage: Stage,
+    /// Deliveries handled per batch (and acknowledged at once).
+    pub batch: usize,
+    /// How long to wait for a batch to fill.
+    pub batch_wait: Duration,
+    /// Consumer settings.
+    pub consumer: ConsumerOptions,
+    /// Backoff for transient failures.
+    pub retry: RetryPolicy,
+}
+
+/// What happened to the deliveries of one batch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Committed for the first time.
+    pub committed: usize,
+    /// Already processed before (a redelivery), acknowledged without effect.
+    pub duplicates: usize,
+    /// Scheduled for another attempt.
+    pub retried: usize,
+    /// Given up on and recorded as dead letters.
+    pub dead_lettered: usize,
+}
+
+/// Runs one stage.
+#[derive(Debug)]
+pub struct StageWorker<B: Bus, S, H> {
+    consumer: B::Consumer,
+    store: S,
+    handler: H,
+    options: WorkerOptions,
+    relay: Option<Arc<Notify>>,
+}
+
+enum Verdict {
+    Ack,
+    Retry(Duration),
+    DeadLetter(String),
+}
+
+impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
+    /// A worker on `bus` and `store` running `handler`; `relay` is woken after commits
+    /// that wrote to the outbox.
+    ///
+    /// # Errors
+    /// When the consumer cannot be opened.
+    pub async fn new(
+        bus: &B,
+        store: S,
+        handler: H,
+        options: WorkerOptions,
+        relay: Option<Arc<Notify>>,
+    ) -> Result<Self, BusError> {
+        let consumer = bus
+            .consumer(options.stage, options.consumer.clone())
+            .await?;
+        Ok(Self {
+            consumer,
+            store,
+            handler,
+            options,
+            relay,
+        })
+    }
+
+    /// Handles one batch (waiting up to the batch wait for it); an empty report when
+    /// nothing came.
+    ///
+    /// # Errors
+    /// When the bus fails; deliveries not acknowledged are delivered again.
+    pub async fn run_once(&mut self) -> Result<BatchReport, BusError> {
+        let deliveries = self
+            .consumer
+            .next_batch(self.options.batch, self.options.batch_wait)
+            .await?;
+        let mut report = BatchReport::default();
+        let mut done = Vec::with_capacity(deliveries.len());
+        let mut wrote_outbox = false;
+        for delivery in deliveries {
+            match self
+                .process(&delivery, &mut report, &mut wrote_outbox)
+                .await
+            {
+                Verdict::Ack => done.push(delivery),
+                Verdict::Retry(delay) => {
+                    report.retried += 1;
+                    self.consumer.retry(&delivery, delay).await?;
+                }
+                Verdict::DeadLetter(reason) => {
+                    if self.dead_letter(&delivery, &reason).await {
+                        report.dead_lettered += 1;
+                        done.push(delivery);
+                    } else {
+                        report.retried += 1;
+                        let delay = self.options.retry.first_delay;
+                        self.consumer.retry(&delivery, delay).await?;
+                    }
+                }
+            }
+        }
+        if wrote_outbox && let Some(relay) = &self.relay {
+            relay.notify_one();
+        }
+        match self.consumer.ack(&done).await {
+            Ok(()) => Ok(report),
+            // The commits stand; the redelivered messages will be recognised as processed.
+            Err(BusError::StaleDelivery(reason)) => {
+                tracing::warn!(%reason, "some deliveries were redelivered before their acknowledgement");
+                Ok(report)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Runs until the process stops, reconnecting through the bus's own recovery.
+    pub async fn run(mut self) {
+        loop {
+            if let Err(error) = self.run_once().await {
+                tracing::warn!(stage = %self.options.stage, %error, "stage worker: bus failed; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        delivery: &Delivery,
+        report: &mut BatchReport,
+        wrote_outbox: &mut bool,
+    ) -> Verdict {
+        let message = &delivery.message;
+        let mut unit = match self.handler.handle(message).await {
+            Ok(unit) => unit,
+            Err(HandlerError::Permanent(reason)) => return Verdict::DeadLetter(reason),
+            Err(HandlerError::Transient(reason)) => {
+                return self.retry_or_give_up(delivery.attempt, reason);
+            }
+        };
+        let has_outbox = !unit.outbox.is_empty() || !unit.redrives.is_empty();
+        unit.processed = Some(Processed {
+            consumer: self.options.name.clone(),
+            message_id: message.id,
+        });
+        match self.store.commit(unit).await {
+            Ok(CommitOutcome::Committed) => {
+                report.committed += 1;
+                *wrote_outbox |= has_outbox;
+                Verdict::Ack
+            }
+            Ok(CommitOutcome::AlreadyProcessed | CommitOutcome::DuplicateRaw { .. }) => {
+                report.duplicates += 1;
+                Verdict::Ack
+            }
+            Err(error) if error.is_transient() => {
+                self.retry_or_give_up(delivery.attempt, error.to_string())
+            }
+            Err(error) => Verdict::DeadLetter(format!("store refused the result: {error}")),
+        }
+    }
+
+    fn retry_or_give_up(&self, attempt: u32, reason: String) -> Verdict {
+        match self.options.retry.delay_after(attempt) {
+            Some(delay) => {
+                tracing::info!(stage = %self.options.stage, attempt, ?delay, %reason, "retrying");
+                Verdict::Retry(delay)
+            }
+            None => Verdict::DeadLetter(format!("gave up after {attempt} attempts: {reason}")),
+        }
+    }
+
+    /// Records the dead letter; `false` when the store could not take it (the message is
+    /// then retried rather than lost).
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> bool {
+        let message = &delivery.message;
+        tracing::warn!(stage = %self.options.stage, message_id = %message.id, %reason, "dead-lettering");
+        let header = |name: &str| message.headers.get(name).cloned();
+        let unit = UnitOfWork {
+            dead_letters: vec![DeadLetter {
+                id: Uuid::now_v7(),
+                stage: self.options.stage,
+                tenant: header("tenant").and_then(|value| TenantId::new(value).ok()),
+                partner: header("partner").and_then(|value| PartnerId::new(value).ok()),
+                reason: reason.to_owned(),
+                attempts: delivery.attempt,
+                message: message.clone(),
+                failed_at: Timestamp::now(),
+                redriven: None,
+            }],
+            ..UnitOfWork::default()
+        };
+        match self.store.commit(unit).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::error!(%error, "cannot record a dead letter; the message will be retried");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The stage worker and the outbox relay on the real embedded bus and SQLite store.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
+use transload::pipeline::{
+    Handler, HandlerError, OutboxRelay, RetryPolicy, StageWorker, WorkerOptions,
+};
+use transload::store::sqlite::SqliteStore;
+use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
+use transload_core::store::{DeadLetterFilter, Store, UnitOfWork};
+use uuid::Uuid;
+
+fn open() -> (EmbeddedBus, SqliteStore) {
+    let dir = std::env::temp_dir().join(format!("transload-pipeline-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    (
+        EmbeddedBus::open(&dir.join("bus.sqlite3"), EmbeddedBusOptions::default()).unwrap(),
+        SqliteStore::open(&dir.join("store.sqlite3")).unwrap(),
+    )
+}
+
+fn options(name: &str) -> WorkerOptions {
+    WorkerOptions {
+        name: name.to_owned(),
+        stage: Stage::Inbound,
+        batch: 50,
+        batch_wait: Duration::from_millis(300),
+        consumer: ConsumerOptions {
+            prefetch: 100,
+            visibility_timeout: Duration::from_secs(5),
+        },
+        retry: RetryPolicy {
+            first_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+            factor: 2.0,
+            max_attempts: 3,
+        },
+    }
+}
+
+/// Forwards each message to `events` with its body upper-cased.
+struct Forward;
+
+impl Handler for Forward {
+    async fn handle(&self, message: &BusMessage) -> Result<UnitOfWork, HandlerError> {
+        let out = BusMessage::new("acme.forwarded", message.body.to_ascii_uppercase())
+            .with_header("cause", message.id.to_string());
+        Ok(UnitOfWork {
+            outbox: vec![(Stage::Events, out)],
+            ..UnitOfWork::default()
+        })
+    }
+}
+
+/// Fails permanently on bodies starting with "bad", transiently for the first `flaky`
+/// calls.
+struct Picky {
+    flaky: AtomicU32,
+}
+
+impl Handler for Picky {
+    async fn handle(&self, message: &BusMessage) -> Result<UnitOfWork, HandlerError> {
+        if message.body.starts_with(b"bad") {
+            return Err(HandlerError::Permanent(
+                "segment 3: N1 entity code ZZ unknown".to_owned(),
+            ));
+        }
+        if self.flaky.load(Ordering::SeqCst) > 0 {
+            self.flaky.fetch_sub(1, Ordering::SeqCst);
+            return Err(HandlerError::Transient(
+                "partner API answered 503".to_owned(),
+            ));
+        }
+        Ok(UnitOfWork::default())
+    }
+}
+
+async fn drain<B: Bus, S: Store, H: Handler>(
+    worker: &mut StageWorker<B, S, H>,
+) -> transload::pipeline::worker::BatchReport {
+    let mut total = transload::pipeline::worker::BatchReport::default();
+    let mut idle_rounds = 0;
+    while idle_rounds < 3 {
+        let report = worker.run_once().await.unwrap();
+        if report == transload::pipeline::worker::BatchReport::default() {
+            idle_rounds += 1;
+        } else {
+            idle_rounds = 0;
+        }
+        total.committed += report.committed;
+        total.duplicates += report.duplicates;
+        total.retried += report.retried;
+        total.dead_lettered += report.dead_lettered;
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handled_messages_are_committed_relayed_and_never_handled_twice() {
+    let (bus, store) = open();
+    let relay = OutboxRelay::new(bus.clone(), store.clone());
+    let mut worker = StageWorker::new(
+        &bus,
+        store.clone(),
+        Forward,
+        options("translate"),
+        Some(relay.waker()),
+    )
+    .await
+    .unwrap();
+    let message = BusMessage::new("acme", b"pick complete".to_vec());
+    // The same message twice, as after a publisher's retry.
+    bus.publish(Stage::Inbound, vec![message.clone(), message.clone()])
+        .await
+        .unwrap();
+    let report = drain(&mut worker).await;
+    assert_eq!((report.committed, report.duplicates), (1, 1));
+    assert!(store.is_processed("translate", message.id).await.unwrap());
+
+    assert_eq!(relay.relay_once().await.unwrap(), 1);
+    assert_eq!(
+        relay.relay_once().await.unwrap(),
+        0,
+        "published once, then marked"
+    );
+    let mut events = bus
+        .consumer(Stage::Events, ConsumerOptions::default())
+        .await
+        .unwrap();
+    let got = events.next_batch(10, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message.body, b"PICK COMPLETE");
+    assert_eq!(got[0].message.headers["cause"], message.id.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_failures_become_dead_letters_with_reason_and_bytes() {
+    let (bus, store) = open();
+    let handler = Picky {
+        flaky: AtomicU32::new(0),
+    };
+    let mut worker = StageWorker::new(&bus, store.clone(), handler, options("translate"), None)
+        .await
+        .unwrap();
+    let bad = BusMessage::new("acme", b"bad 204".to_vec())
+        .with_header("tenant", "acme")
+        .with_header("partner", "odfl");
+    bus.publish(Stage::Inbound, vec![bad.clone()])
+        .await
+        .unwrap();
+    let report = drain(&mut worker).await;
+    assert_eq!(report.dead_lettered, 1);
+    let dead = store
+        .dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message, bad, "original bytes kept");
+    assert_eq!(dead[0].reason, "segment 3: N1 entity code ZZ unknown");
+    assert_eq!(dead[0].partner.as_ref().unwrap().as_str(), "odfl");
+    assert_eq!(
+        bus.depth(Stage::Inbound).unwrap(),
+        0,
+        "acknowledged, not redelivered forever"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_then_dead_lettered_when_attempts_run_out() {
+    let (bus, store) = open();
+    let handler = Picky {
+        flaky: AtomicU32::new(1),
+    };
+    let mut worker = StageWorker::new(&bus, store.clone(), handler, options("deliver"), None)
+        .await
+        .unwrap();
+    bus.publish(
+        Stage::Inbound,
+        vec![BusMessage::new("acme", b"ok".to_vec())],
+    )
+    .await
+    .unwrap();
+    let report = drain(&mut worker).await;
+    assert_eq!(
+        (report.retried, report.committed, report.dead_lettered),
+        (1, 1, 0)
+    );
+
+    let handler = Picky {
+        flaky: AtomicU32::new(100),
+    };
+    let mut worker = StageWorker::new(&bus, store.clone(), handler, options("deliver"), None)
+        .await
+        .unwrap();
+    bus.publish(
+        Stage::Inbound,
+        vec![BusMessage::new("acme", b"never".to_vec())],
+    )
+    .await
+    .unwrap();
+    let report = drain(&mut worker).await;
+    assert_eq!(
+        (report.retried, report.dead_lettered),
+        (2, 1),
+        "3 attempts, then the DLQ"
+    );
+    let dead = store
+        .dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        dead[0]
+            .reason
+            .starts_with("gave up after 3 attempts: partner API answered 503"),
+        "{}",
+        dead[0].reason
+    );
+    assert_eq!(dead[0].attempts, 3);
+}
