@@ -2,3 +2,5 @@
 //! (RabbitMQ through lapin).
 
 pub mod embedded;
+
+pub mod amqp;

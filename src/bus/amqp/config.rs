@@ -1,0 +1,182 @@
+//! Configuration of the RabbitMQ bus.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// The longest prefix accepted: queue and exchange names are AMQP short strings (255
+/// bytes) and the longest name built from the prefix adds about 30 bytes.
+const MAX_PREFIX_LEN: usize = 200;
+
+/// How to reach RabbitMQ and how the bus uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpConfig {
+    /// Broker URI, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    pub uri: String,
+    /// Prefix of every exchange and queue name (`{prefix}.inbound`, `{prefix}.dlq`…).
+    pub prefix: String,
+    /// Deliveries of one message (redeliveries after a consumer died without
+    /// answering) before the broker dead-letters it (`x-delivery-limit`).
+    pub delivery_limit: u32,
+    /// Delays of the retry tiers, ascending; [`crate::bus::amqp::AmqpConsumer`]'s
+    /// `retry(delay)` uses the first tier at least as long as `delay` (the longest one
+    /// if none is).
+    pub retry_tiers: Vec<Duration>,
+    /// AMQP heartbeat, in seconds (0 disables it).
+    pub heartbeat_secs: u16,
+    /// Bound on opening a connection and its channel.
+    pub connect_timeout: Duration,
+    /// Bound on one protocol operation (declare, qos, consume, ack, handing one publish
+    /// to the connection).
+    pub operation_timeout: Duration,
+    /// Bound on waiting for one publisher confirm.
+    pub confirm_timeout: Duration,
+    /// Publishes in flight (sent, not yet confirmed) at most within one `publish` call.
+    pub confirm_window: usize,
+    /// A consumer that got nothing for this long checks that its connection, channel
+    /// and consumer are alive, and rebuilds them if not.
+    pub watchdog_interval: Duration,
+    /// Longest pause between two reconnection attempts (exponential with jitter).
+    pub reconnect_max_delay: Duration,
+    /// Connection attempts within one operation before it gives up with
+    /// [`transload_core::bus::BusError::Unavailable`].
+    pub reconnect_attempts: usize,
+}
+
+impl Default for AmqpConfig {
+    fn default() -> Self {
+        Self {
+            uri: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            prefix: "transload".to_owned(),
+            delivery_limit: 20,
+            retry_tiers: [1, 5, 30, 120, 600]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+            heartbeat_secs: 10,
+            connect_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(10),
+            confirm_timeout: Duration::from_secs(15),
+            confirm_window: 1000,
+            watchdog_interval: Duration::from_secs(5),
+            reconnect_max_delay: Duration::from_secs(2),
+            reconnect_attempts: 3,
+        }
+    }
+}
+
+/// A configuration the bus cannot work with.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum AmqpConfigError {
+    /// The prefix is empty, too long, or has characters other than ASCII letters,
+    /// digits, `.`, `-` and `_`.
+    #[error("invalid prefix {0:?}: 1 to 200 ASCII letters, digits, '.', '-', '_'")]
+    Prefix(String),
+    /// No retry tier, a zero or sub-millisecond tier, tiers not strictly ascending, or
+    /// one longer than the broker accepts for a message TTL.
+    #[error("invalid retry tiers: {0}")]
+    RetryTiers(String),
+    /// `delivery_limit` is 0 or does not fit the broker's signed 32-bit argument.
+    #[error("invalid delivery limit {0}: 1 to 2^31-1")]
+    DeliveryLimit(u32),
+    /// `confirm_window` is 0.
+    #[error("confirm window must be at least 1")]
+    ConfirmWindow,
+    /// The URI does not parse.
+    #[error("invalid AMQP URI: {0}")]
+    Uri(String),
+}
+
+impl AmqpConfig {
+    /// The default configuration with another prefix.
+    #[must_use]
+    pub fn with_prefix(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn validate(&self) -> Result<(), AmqpConfigError> {
+        let prefix_ok = !self.prefix.is_empty()
+            && self.prefix.len() <= MAX_PREFIX_LEN
+            && self
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !prefix_ok {
+            return Err(AmqpConfigError::Prefix(self.prefix.clone()));
+        }
+        if self.retry_tiers.is_empty() {
+            return Err(AmqpConfigError::RetryTiers("none given".to_owned()));
+        }
+        let mut previous = Duration::ZERO;
+        for tier in &self.retry_tiers {
+            if tier.as_millis() == 0 {
+                return Err(AmqpConfigError::RetryTiers(format!(
+                    "{tier:?} is shorter than a millisecond"
+                )));
+            }
+            if *tier <= previous {
+                return Err(AmqpConfigError::RetryTiers(
+                    "tiers must be strictly ascending".to_owned(),
+                ));
+            }
+            if i64::try_from(tier.as_millis()).is_err() {
+                return Err(AmqpConfigError::RetryTiers(format!("{tier:?} is too long")));
+            }
+            previous = *tier;
+        }
+        if self.delivery_limit == 0 || i32::try_from(self.delivery_limit).is_err() {
+            return Err(AmqpConfigError::DeliveryLimit(self.delivery_limit));
+        }
+        if self.confirm_window == 0 {
+            return Err(AmqpConfigError::ConfirmWindow);
+        }
+        self.uri
+            .parse::<lapin::uri::AMQPUri>()
+            .map_err(AmqpConfigError::Uri)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid() {
+        assert_eq!(AmqpConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn rejects_bad_prefix_tiers_and_limits() {
+        let bad_prefix = AmqpConfig::with_prefix("a b");
+        assert!(matches!(
+            bad_prefix.validate(),
+            Err(AmqpConfigError::Prefix(_))
+        ));
+        let unordered = AmqpConfig {
+            retry_tiers: vec![Duration::from_secs(5), Duration::from_secs(1)],
+            ..AmqpConfig::default()
+        };
+        assert!(matches!(
+            unordered.validate(),
+            Err(AmqpConfigError::RetryTiers(_))
+        ));
+        let no_limit = AmqpConfig {
+            delivery_limit: 0,
+            ..AmqpConfig::default()
+        };
+        assert_eq!(no_limit.validate(), Err(AmqpConfigError::DeliveryLimit(0)));
+        let bad_uri = AmqpConfig {
+            uri: "http://nope".to_owned(),
+            ..AmqpConfig::default()
+        };
+        assert!(matches!(bad_uri.validate(), Err(AmqpConfigError::Uri(_))));
+    }
+}

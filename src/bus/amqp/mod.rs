@@ -1,0 +1,166 @@
+//! The bus on RabbitMQ, through lapin: quorum queues, publisher confirms, manual
+//! acknowledgements, delayed retry through TTL tiers, a dead-letter queue.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), transload_core::bus::BusError> {
+//! use transload::bus::amqp::{AmqpBus, AmqpConfig};
+//! use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
+//!
+//! let bus = AmqpBus::connect(AmqpConfig::default()).await?;
+//! bus.publish(Stage::Events, vec![BusMessage::new("acme.load_tendered", b"{}".to_vec())]).await?;
+//! let mut consumer = bus.consumer(Stage::Events, ConsumerOptions::default()).await?;
+//! let batch = consumer.next_batch(100, std::time::Duration::from_secs(1)).await?;
+//! consumer.ack(&batch).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Guarantees and their limits:
+//! - [`Bus::publish`] returns `Ok` only when the broker confirmed every message on
+//!   the current connection (persistent messages, quorum queues). Any doubt is an
+//!   error; publishing again may duplicate, so consumers dedupe on the message id.
+//! - Deliveries a consumer does not answer come again (with `attempt` counted from the
+//!   quorum queue's `x-delivery-count`) when its channel closes; after
+//!   [`AmqpConfig::delivery_limit`] deliveries the broker dead-letters the message.
+//! - [`Consumer::retry`] republishes through the delay tier at least as long as the
+//!   delay (the longest tier at most) and acknowledges the original;
+//!   [`Consumer::reject`] republishes to the dead-letter exchange with the reason in
+//!   the `transload-reason` header and acknowledges the original.
+
+mod config;
+mod connection;
+mod consumer;
+mod error;
+mod message;
+mod publisher;
+mod topology;
+
+use std::sync::Arc;
+
+use transload_core::bus::{Bus, BusError, BusMessage, ConsumerOptions, Stage};
+
+pub use config::{AmqpConfig, AmqpConfigError};
+pub use consumer::AmqpConsumer;
+pub use topology::Topology;
+
+use connection::open_with_retry;
+use error::with_timeout;
+use publisher::Publisher;
+
+/// What the bus and its consumers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    config: Arc<AmqpConfig>,
+    topology: Topology,
+    publisher: Publisher,
+}
+
+/// The RabbitMQ bus. Cheap to clone: clones share one publisher connection; every
+/// consumer has its own connection.
+#[derive(Debug, Clone)]
+pub struct AmqpBus {
+    shared: Arc<Shared>,
+}
+
+impl AmqpBus {
+    /// Checks `config`, connects, and declares the topology (idempotently).
+    ///
+    /// # Errors
+    /// [`BusError::Other`] for an invalid configuration or a topology that exists with
+    /// other arguments; [`BusError::Unavailable`] / [`BusError::Timeout`] when the
+    /// broker cannot be reached.
+    pub async fn connect(config: AmqpConfig) -> Result<Self, BusError> {
+        config
+            .validate()
+            .map_err(|error| BusError::Other(error.to_string()))?;
+        let config = Arc::new(config);
+        let bus = Self {
+            shared: Arc::new(Shared {
+                topology: Topology::new(&config),
+                publisher: Publisher::new(Arc::clone(&config)),
+                config,
+            }),
+        };
+        bus.declare_topology().await?;
+        Ok(bus)
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &AmqpConfig {
+        &self.shared.config
+    }
+
+    /// The names of the exchanges and queues.
+    #[must_use]
+    pub fn topology(&self) -> &Topology {
+        &self.shared.topology
+    }
+
+    /// Declares the exchanges, queues and bindings (again); a no-op when they exist
+    /// with the same arguments.
+    ///
+    /// # Errors
+    /// As for [`AmqpBus::connect`].
+    pub async fn declare_topology(&self) -> Result<(), BusError> {
+        let (channel, _connection) = self.admin_channel().await?;
+        self.shared
+            .topology
+            .declare(&channel, self.shared.config.operation_timeout)
+            .await
+    }
+
+    /// Deletes every exchange and queue of this bus's prefix, with their messages.
+    /// For tests and for tearing an environment down.
+    ///
+    /// # Errors
+    /// [`BusError::Unavailable`] / [`BusError::Timeout`] when the broker cannot be
+    /// reached.
+    pub async fn delete_topology(&self) -> Result<(), BusError> {
+        let (channel, _connection) = self.admin_channel().await?;
+        self.shared
+            .topology
+            .delete(&channel, self.shared.config.operation_timeout)
+            .await
+    }
+
+    /// Closes the publisher connection (consumers close theirs when dropped).
+    pub async fn close(&self) {
+        self.shared.publisher.close().await;
+    }
+
+    /// A channel on a short-lived connection of its own, for declarations: a
+    /// declaration the broker refuses closes its channel, which must not be the
+    /// publisher's.
+    async fn admin_channel(&self) -> Result<(lapin::Channel, lapin::Connection), BusError> {
+        let config = &self.shared.config;
+        let connection = open_with_retry(config, "admin").await?;
+        let channel = with_timeout(
+            config.operation_timeout,
+            "channel.open",
+            connection.create_channel(),
+        )
+        .await?;
+        Ok((channel, connection))
+    }
+}
+
+impl Bus for AmqpBus {
+    type Consumer = AmqpConsumer;
+
+    async fn publish(&self, stage: Stage, messages: Vec<BusMessage>) -> Result<(), BusError> {
+        let outgoing = messages
+            .iter()
+            .map(|message| message::encode(message, &[]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let exchange = self.shared.topology.stage_exchange(stage);
+        self.shared.publisher.publish(&exchange, outgoing).await
+    }
+
+    async fn consumer(
+        &self,
+        stage: Stage,
+        options: ConsumerOptions,
+    ) -> Result<AmqpConsumer, BusError> {
+        AmqpConsumer::open(Arc::clone(&self.shared), stage, options.prefetch).await
+    }
+}
