@@ -1,6 +1,13 @@
 //! Corpus tests: round-trip of every envelope-valid file, the exact findings of every
 //! broken one, and the streaming reader against the in-memory parser.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test helpers: a failed read or lookup is a failed test"
+)]
+
 use std::path::PathBuf;
 
 use transload_connectors::x12::ack::{self, AckKind, EnvelopeOnly};
@@ -12,12 +19,16 @@ use transload_connectors::x12::tree::{self, Element, Encoding, SegmentNode, X12T
 use transload_connectors::x12::writer::{self, WriteOptions};
 
 fn corpus() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/x12"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/x12"
+    ))
 }
 
 /// (file, validity) of every corpus file, from SOURCES.tsv.
 fn sources() -> Vec<(String, String)> {
-    let tsv = std::fs::read_to_string(corpus().join("SOURCES.tsv")).expect("corpus SOURCES.tsv beside the repository");
+    let tsv = std::fs::read_to_string(corpus().join("SOURCES.tsv"))
+        .expect("corpus SOURCES.tsv beside the repository");
     let rows: Vec<_> = tsv
         .lines()
         .skip(1)
@@ -67,7 +78,12 @@ fn tree_of(data: &[u8]) -> (X12Tree, Document<'_>) {
 
 #[test]
 fn valid_files_round_trip_through_json_and_back() {
-    let exotic = Delimiters { element: b'|', component: b'}', segment: b'~', repetition: Some(b'{') };
+    let exotic = Delimiters {
+        element: b'|',
+        component: b'}',
+        segment: b'~',
+        repetition: Some(b'{'),
+    };
     let mut checked = 0;
     for (file, validity) in sources() {
         if !validity.starts_with("valid") {
@@ -83,8 +99,14 @@ fn valid_files_round_trip_through_json_and_back() {
         let back: X12Tree = serde_json::from_str(&json).unwrap();
         assert_eq!(back, tree, "{file}");
         for options in [
-            WriteOptions { delimiters: None, newline: false },
-            WriteOptions { delimiters: Some(exotic), newline: true },
+            WriteOptions {
+                delimiters: None,
+                newline: false,
+            },
+            WriteOptions {
+                delimiters: Some(exotic),
+                newline: true,
+            },
         ] {
             let written = writer::write_tree(&back, &options).unwrap();
             let (again, doc2) = tree_of(&written);
@@ -227,10 +249,20 @@ fn ack_code(kind: &transload_connectors::x12::error::ErrorKind) -> String {
 
 #[test]
 fn broken_files_report_the_expected_errors_at_the_expected_positions() {
-    let broken: Vec<_> = sources().into_iter().filter(|(_, v)| !v.starts_with("valid")).collect();
-    assert_eq!(broken.len(), BROKEN.len(), "every broken corpus file is in the table");
+    let broken: Vec<_> = sources()
+        .into_iter()
+        .filter(|(_, v)| !v.starts_with("valid"))
+        .collect();
+    assert_eq!(
+        broken.len(),
+        BROKEN.len(),
+        "every broken corpus file is in the table"
+    );
     for (file, expected) in BROKEN {
-        assert!(broken.iter().any(|(f, _)| f == file), "{file} is not a broken corpus file");
+        assert!(
+            broken.iter().any(|(f, _)| f == file),
+            "{file} is not a broken corpus file"
+        );
         let data = read(file);
         let doc = document::parse(&data);
         let got: Vec<_> = doc
@@ -238,10 +270,19 @@ fn broken_files_report_the_expected_errors_at_the_expected_positions() {
             .iter()
             .map(|f| {
                 let p = f.error.position;
-                (f.error.code(), p.segment_index, p.line, p.offset, ack_code(&f.error.kind))
+                (
+                    f.error.code(),
+                    p.segment_index,
+                    p.line,
+                    p.offset,
+                    ack_code(&f.error.kind),
+                )
             })
             .collect();
-        let want: Vec<_> = expected.iter().map(|(c, s, l, o, a)| (*c, *s, *l, *o, (*a).to_owned())).collect();
+        let want: Vec<_> = expected
+            .iter()
+            .map(|(c, s, l, o, a)| (*c, *s, *l, *o, (*a).to_owned()))
+            .collect();
         assert_eq!(got, want, "{file}");
         assert!(!doc.findings.is_empty(), "{file}");
     }
@@ -252,8 +293,25 @@ fn render_acks(data: &[u8], kind: AckKind) -> String {
     let mut store = MemoryControlNumbers::default();
     let mut out = Vec::new();
     for r in ack::results(&doc, &EnvelopeOnly) {
-        if let Some(ix) = ack::render(&r, kind, Delimiters::default(), &mut store, ("20260101".into(), "1200".into())).unwrap() {
-            writer::write_interchange(&mut out, &ix, Encoding::Utf8, &WriteOptions { delimiters: None, newline: true }).unwrap();
+        if let Some(ix) = ack::render(
+            &r,
+            kind,
+            Delimiters::default(),
+            &mut store,
+            ("20260101".into(), "1200".into()),
+        )
+        .unwrap()
+        {
+            writer::write_interchange(
+                &mut out,
+                &ix,
+                Encoding::Utf8,
+                &WriteOptions {
+                    delimiters: None,
+                    newline: true,
+                },
+            )
+            .unwrap();
         }
     }
     String::from_utf8(out).unwrap()
@@ -262,15 +320,33 @@ fn render_acks(data: &[u8], kind: AckKind) -> String {
 #[test]
 fn broken_files_get_the_expected_acknowledgement_segments() {
     let cases: &[(&str, &[&str])] = &[
-        ("GT-Logistics__edi-x12/no-matching-segment-count.edi", &["AK5*R*4~", "AK9*R*1*1*0~"]),
-        ("apimeister__x12-types/test_214.rs__parse_214_1.edi", &["TA1*000003438*", "*R*001~"]),
+        (
+            "GT-Logistics__edi-x12/no-matching-segment-count.edi",
+            &["AK5*R*4~", "AK9*R*1*1*0~"],
+        ),
+        (
+            "apimeister__x12-types/test_214.rs__parse_214_1.edi",
+            &["TA1*000003438*", "*R*001~"],
+        ),
         ("apimeister__x12-types/test_204.rs__test_parse_204.edi", &[]),
-        ("EdiFabric__X12.NET/RailCarrierShipment.txt", &["AK5*A~", "AK9*R*2*1*1*5~"]),
-        ("EdiFabric__X12.NET/DuplicateGroup.txt", &["AK9*A*1*1*1~", "AK9*R*1*1*1*19~"]),
+        (
+            "EdiFabric__X12.NET/RailCarrierShipment.txt",
+            &["AK5*A~", "AK9*R*2*1*1*5~"],
+        ),
+        (
+            "EdiFabric__X12.NET/DuplicateGroup.txt",
+            &["AK9*A*1*1*1~", "AK9*R*1*1*1*19~"],
+        ),
         ("EdiFabric__X12.NET/DuplicateInterchange.txt", &["*R*025~"]),
-        ("GT-Logistics__edi-x12/no-ge-trailer.edi", &["AK9*R*0*0*0*3~"]),
+        (
+            "GT-Logistics__edi-x12/no-ge-trailer.edi",
+            &["AK9*R*0*0*0*3~"],
+        ),
         ("GT-Logistics__edi-x12/no-iea-trailer.edi", &["*R*023~"]),
-        ("GT-Logistics__edi-x12/no-matching-gs-count.edi", &["*R*021~"]),
+        (
+            "GT-Logistics__edi-x12/no-matching-gs-count.edi",
+            &["*R*021~"],
+        ),
         ("xlate__staedi/invalid997_min.edi", &[]),
     ];
     for (file, fragments) in cases {
@@ -284,7 +360,10 @@ fn broken_files_get_the_expected_acknowledgement_segments() {
         }
         // What we send is itself envelope-valid.
         if !out.is_empty() {
-            assert!(document::parse(out.as_bytes()).is_envelope_valid(), "{file}:\n{out}");
+            assert!(
+                document::parse(out.as_bytes()).is_envelope_valid(),
+                "{file}:\n{out}"
+            );
         }
     }
 }
@@ -299,13 +378,23 @@ fn the_streaming_reader_agrees_with_the_in_memory_parser_on_every_file() {
             .iter()
             .flat_map(|ix| ix.groups.iter())
             .flat_map(|g| g.sets.iter())
-            .map(|t| t.segments.iter().flat_map(|s| s.raw().iter().copied().chain([0])).collect())
+            .map(|t| {
+                t.segments
+                    .iter()
+                    .flat_map(|s| s.raw().iter().copied().chain([0]))
+                    .collect()
+            })
             .collect();
         let mut reader = X12Reader::new(&data[..]);
         let mut streamed = Vec::new();
         let mut findings = Vec::new();
         while let Some(set) = reader.next_set().unwrap() {
-            streamed.push(set.segments.iter().flat_map(|s| s.raw().iter().copied().chain([0])).collect::<Vec<u8>>());
+            streamed.push(
+                set.segments
+                    .iter()
+                    .flat_map(|s| s.raw().iter().copied().chain([0]))
+                    .collect::<Vec<u8>>(),
+            );
             findings.extend(set.findings);
         }
         findings.extend(reader.take_findings());

@@ -2,6 +2,13 @@
 //! seeded random byte flips, goes through the parser, the tree, the writer, the
 //! acknowledgements and the streaming reader.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test helpers: a failed read or lookup is a failed test"
+)]
+
 use std::path::PathBuf;
 
 use transload_connectors::x12::ack::{self, AckKind, EnvelopeOnly};
@@ -13,7 +20,10 @@ use transload_connectors::x12::tree;
 use transload_connectors::x12::writer::{self, WriteOptions};
 
 fn corpus_files() -> Vec<(String, Vec<u8>)> {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/x12"));
+    let root = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/x12"
+    ));
     let tsv = std::fs::read_to_string(root.join("SOURCES.tsv")).unwrap();
     let files: Vec<_> = tsv
         .lines()
@@ -43,7 +53,13 @@ fn exercise(data: &[u8], full: bool) -> usize {
     let mut store = MemoryControlNumbers::default();
     for r in ack::results(&doc, &EnvelopeOnly) {
         for kind in [AckKind::Fa997, AckKind::Ia999] {
-            let _ = ack::render(&r, kind, Delimiters::default(), &mut store, ("20260101".into(), "0000".into()));
+            let _ = ack::render(
+                &r,
+                kind,
+                Delimiters::default(),
+                &mut store,
+                ("20260101".into(), "0000".into()),
+            );
         }
     }
     let mut reader = X12Reader::new(data);
@@ -62,14 +78,19 @@ fn every_truncation_of_every_corpus_file() {
         let full_segments = document::parse(&data).segments().len();
         // Every offset; in the one file over 16 KiB (42 KiB) every offset of its first 8 KiB
         // and last 1 KiB and every 7th in between, to keep the debug-build test short.
-        let cuts = (0..=data.len()).filter(|&c| data.len() <= 16 * 1024 || c < 8192 || c + 1024 > data.len() || c % 7 == 0);
+        let cuts = (0..=data.len()).filter(|&c| {
+            data.len() <= 16 * 1024 || c < 8192 || c + 1024 > data.len() || c % 7 == 0
+        });
         for cut in cuts {
             // The full pipeline on every 16th cut and near the end; tokenizer and envelope
             // validator on all.
             let full = cut % 16 == 0 || cut + 16 >= data.len();
             let n = exercise(&data[..cut], full);
             if full {
-                assert!(n <= full_segments, "{file} cut at {cut}: {n} segments > {full_segments}");
+                assert!(
+                    n <= full_segments,
+                    "{file} cut at {cut}: {n} segments > {full_segments}"
+                );
             }
             total += 1;
         }

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Subcommand;
 use transload_connectors::x12::ack::{self, AckKind};
-use transload_connectors::x12::control_numbers::{ControlNumberStore, MemoryControlNumbers, SqliteControlNumbers};
+use transload_connectors::x12::control_numbers::{
+    ControlNumberStore, MemoryControlNumbers, SqliteControlNumbers,
+};
 use transload_connectors::x12::delimiters::Delimiters;
 use transload_connectors::x12::document;
 use transload_connectors::x12::envelope::Finding;
@@ -62,7 +64,11 @@ pub(crate) fn run(command: &X12Command) -> anyhow::Result<ExitCode> {
         X12Command::FromJson { file } => from_json(file, &mut out)?,
     };
     out.flush()?;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn open(file: &Path) -> anyhow::Result<File> {
@@ -87,7 +93,11 @@ fn print_finding(out: &mut impl Write, f: &Finding) -> std::io::Result<()> {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let in_set = if p.set_index > 0 { format!(" (#{} in set)", p.set_index) } else { String::new() };
+    let in_set = if p.set_index > 0 {
+        format!(" (#{} in set)", p.set_index)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
         "{level} {code}: line {line}, byte {offset}, segment {seg}{in_set}: {kind}{ack}",
@@ -160,7 +170,14 @@ fn parse(file: &Path, out: &mut impl Write) -> anyhow::Result<bool> {
         if gs_at != last_gs {
             last_gs = gs_at;
             if let Some(gs) = set.gs.as_ref() {
-                writeln!(out, "  group {} {} version {} at line {}", gs.text(6), gs.text(1), gs.text(8), gs.position.line)?;
+                writeln!(
+                    out,
+                    "  group {} {} version {} at line {}",
+                    gs.text(6),
+                    gs.text(1),
+                    gs.text(8),
+                    gs.position.line
+                )?;
             }
         }
         let first = set.segments.first();
@@ -177,7 +194,11 @@ fn parse(file: &Path, out: &mut impl Write) -> anyhow::Result<bool> {
         sets += 1;
     }
     tally.add(&reader.take_findings(), out)?;
-    writeln!(out, "{sets} transaction sets, {} errors, {} warnings", tally.errors, tally.warnings)?;
+    writeln!(
+        out,
+        "{sets} transaction sets, {} errors, {} warnings",
+        tally.errors, tally.warnings
+    )?;
     Ok(tally.errors == 0)
 }
 
@@ -195,7 +216,12 @@ fn validate(file: &Path, out: &mut impl Write) -> anyhow::Result<bool> {
         checked += 1;
         for e in errors {
             tally.errors += 1;
-            let at = set.segments.get(e.segment_index).or(set.segments.last()).map(|s| s.position).unwrap_or_default();
+            let at = set
+                .segments
+                .get(e.segment_index)
+                .or(set.segments.last())
+                .map(|s| s.position)
+                .unwrap_or_default();
             let code = if e.code.is_segment_level() {
                 e.code.ak304().map(|c| format!("AK304 {c}"))
             } else {
@@ -223,24 +249,43 @@ fn validate(file: &Path, out: &mut impl Write) -> anyhow::Result<bool> {
     Ok(tally.errors == 0)
 }
 
-fn ack(file: &Path, ia999: bool, control_numbers: Option<&Path>, out: &mut impl Write) -> anyhow::Result<bool> {
+fn ack(
+    file: &Path,
+    ia999: bool,
+    control_numbers: Option<&Path>,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
     let data = read(file)?;
     let doc = document::parse(&data);
     let mut store: Box<dyn ControlNumberStore> = match control_numbers {
         Some(path) => Box::new(SqliteControlNumbers::open(path)?),
         None => Box::new(MemoryControlNumbers::default()),
     };
-    let kind = if ia999 { AckKind::Ia999 } else { AckKind::Fa997 };
+    let kind = if ia999 {
+        AckKind::Ia999
+    } else {
+        AckKind::Fa997
+    };
     let results = ack::results(&doc, &SpecValidator);
     let mut bytes = Vec::new();
     for r in &results {
         let delimiters = Delimiters::default();
         if let Some(ix) = ack::render(r, kind, delimiters, store.as_mut(), writer::utc_now())? {
-            writer::write_interchange(&mut bytes, &ix, tree::Encoding::Utf8, &WriteOptions { delimiters: None, newline: true })?;
+            writer::write_interchange(
+                &mut bytes,
+                &ix,
+                tree::Encoding::Utf8,
+                &WriteOptions {
+                    delimiters: None,
+                    newline: true,
+                },
+            )?;
         }
     }
     out.write_all(&bytes)?;
-    let rejected = results.iter().any(|r| r.code() == "R" || r.groups.iter().any(|g| g.code() != "A"));
+    let rejected = results
+        .iter()
+        .any(|r| r.code() == "R" || r.groups.iter().any(|g| g.code() != "A"));
     Ok(doc.is_envelope_valid() && !rejected)
 }
 
@@ -259,7 +304,13 @@ fn to_json(file: &Path, out: &mut impl Write) -> anyhow::Result<bool> {
 fn from_json(file: &Path, out: &mut impl Write) -> anyhow::Result<bool> {
     let tree: X12Tree = serde_json::from_reader(std::io::BufReader::new(open(file)?))
         .with_context(|| format!("{} is not an X12 JSON tree", file.display()))?;
-    let bytes = writer::write_tree(&tree, &WriteOptions { delimiters: None, newline: true })?;
+    let bytes = writer::write_tree(
+        &tree,
+        &WriteOptions {
+            delimiters: None,
+            newline: true,
+        },
+    )?;
     out.write_all(&bytes)?;
     Ok(true)
 }

@@ -95,7 +95,11 @@ pub struct SetResult {
 impl SetResult {
     /// AK501/IK501: `A` accepted or `R` rejected.
     pub fn code(&self) -> &'static str {
-        if self.errors.is_empty() && self.segments.is_empty() { "A" } else { "R" }
+        if self.errors.is_empty() && self.segments.is_empty() {
+            "A"
+        } else {
+            "R"
+        }
     }
 }
 
@@ -136,7 +140,12 @@ impl GroupResult {
 
     /// True for a group of acknowledgements, which is never acknowledged.
     pub fn is_acknowledgement(&self) -> bool {
-        self.functional_id == "FA" || (!self.sets.is_empty() && self.sets.iter().all(|s| matches!(s.set_id.as_str(), "997" | "999")))
+        self.functional_id == "FA"
+            || (!self.sets.is_empty()
+                && self
+                    .sets
+                    .iter()
+                    .all(|s| matches!(s.set_id.as_str(), "997" | "999")))
     }
 }
 
@@ -192,7 +201,10 @@ fn set_result(
 ) -> SetResult {
     let mut errors = Vec::new();
     let mut segments = Vec::new();
-    for f in findings.iter().filter(|f| f.set == Some(set.id) && f.error.severity() == Severity::Error) {
+    for f in findings
+        .iter()
+        .filter(|f| f.set == Some(set.id) && f.error.severity() == Severity::Error)
+    {
         if let ErrorKind::InvalidSegmentTag { tag } = &f.error.kind {
             segments.push(SegmentIssue {
                 position: f.error.position.set_index,
@@ -211,7 +223,11 @@ fn set_result(
     if !segments.is_empty() {
         push_unique(&mut errors, "5");
     }
-    let implementation = set.segments.first().map(|s| s.text(3)).filter(|s| !s.is_empty());
+    let implementation = set
+        .segments
+        .first()
+        .map(|s| s.text(3))
+        .filter(|s| !s.is_empty());
     SetResult {
         set_id: set.set_id(),
         control: set.control(),
@@ -224,7 +240,10 @@ fn set_result(
 fn group_result(g: &Group<'_>, findings: &[&Finding], validator: &dyn SetValidator) -> GroupResult {
     let version = g.version();
     let mut errors = Vec::new();
-    for f in findings.iter().filter(|f| f.group == Some(g.id) && f.set.is_none()) {
+    for f in findings
+        .iter()
+        .filter(|f| f.group == Some(g.id) && f.set.is_none())
+    {
         if let Some(code) = f.error.kind.ak9_code() {
             push_unique(&mut errors, code);
         }
@@ -234,12 +253,20 @@ fn group_result(g: &Group<'_>, findings: &[&Finding], validator: &dyn SetValidat
         control: g.control(),
         version: version.clone(),
         declared_sets: g.ge.as_ref().and_then(|ge| ge.number(1)),
-        sets: g.sets.iter().map(|t| set_result(t, &version, findings, validator)).collect(),
+        sets: g
+            .sets
+            .iter()
+            .map(|t| set_result(t, &version, findings, validator))
+            .collect(),
         errors,
     }
 }
 
-fn interchange_result(ix: &Interchange<'_>, findings: &[&Finding], validator: &dyn SetValidator) -> Option<InterchangeResult> {
+fn interchange_result(
+    ix: &Interchange<'_>,
+    findings: &[&Finding],
+    validator: &dyn SetValidator,
+) -> Option<InterchangeResult> {
     let isa = ix.isa.as_ref()?;
     let note = findings
         .iter()
@@ -328,7 +355,12 @@ pub fn functional_ack_body(group: &GroupResult, kind: AckKind, d: Delimiters) ->
             let code = code.unwrap_or(if s.elements.is_empty() { "" } else { "8" });
             body.push(seg(
                 t3,
-                vec![el(&clean(&s.tag, d)), el(&s.position.to_string()), el(&clean(&s.loop_id, d)), el(code)],
+                vec![
+                    el(&clean(&s.tag, d)),
+                    el(&s.position.to_string()),
+                    el(&clean(&s.loop_id, d)),
+                    el(code),
+                ],
             ));
             for e in &s.elements {
                 let mut pos = vec![e.element.to_string()];
@@ -343,7 +375,11 @@ pub fn functional_ack_body(group: &GroupResult, kind: AckKind, d: Delimiters) ->
                     }
                     pos.push(r.to_string());
                 }
-                let position = if pos.len() == 1 { Element::Simple(pos.concat()) } else { Element::Composite(pos) };
+                let position = if pos.len() == 1 {
+                    Element::Simple(pos.concat())
+                } else {
+                    Element::Composite(pos)
+                };
                 let code = match kind {
                     AckKind::Fa997 => e.ak403.as_str(),
                     AckKind::Ia999 => e.ik403.as_deref().unwrap_or(&e.ak403),
@@ -364,7 +400,9 @@ pub fn functional_ack_body(group: &GroupResult, kind: AckKind, d: Delimiters) ->
         body.push(seg(t5, ak5));
     }
     let received = group.sets.len();
-    let included = group.declared_sets.map_or(received.to_string(), |n| n.to_string());
+    let included = group
+        .declared_sets
+        .map_or(received.to_string(), |n| n.to_string());
     let mut ak9 = vec![
         el(group.code()),
         el(&included),
@@ -438,7 +476,11 @@ pub fn render(
         application_receiver: result.sender.1.clone(),
         functional_id: "FA".to_owned(),
         version,
-        isa_version: if result.isa_version.len() == 5 { result.isa_version.clone() } else { "00401".to_owned() },
+        isa_version: if result.isa_version.len() == 5 {
+            result.isa_version.clone()
+        } else {
+            "00401".to_owned()
+        },
         ack_requested: false,
         test: result.test,
         timestamp,
@@ -458,7 +500,13 @@ pub fn render(
     }
     if sets.is_empty() {
         ix.groups.clear();
-        ix.iea = Some(SegmentNode::simple("IEA", &["0", ix.isa.as_ref().and_then(|i| i.text(13)).unwrap_or_default()]));
+        ix.iea = Some(SegmentNode::simple(
+            "IEA",
+            &[
+                "0",
+                ix.isa.as_ref().and_then(|i| i.text(13)).unwrap_or_default(),
+            ],
+        ));
     }
     Ok(Some(ix))
 }
@@ -479,32 +527,89 @@ mod tests {
         let mut store = MemoryControlNumbers::default();
         let mut out = Vec::new();
         for r in &results {
-            if let Some(ix) = render(r, kind, Delimiters::default(), &mut store, ("20260101".into(), "1200".into())).unwrap() {
-                write_interchange(&mut out, &ix, Encoding::Utf8, &WriteOptions { delimiters: None, newline: true }).unwrap();
+            if let Some(ix) = render(
+                r,
+                kind,
+                Delimiters::default(),
+                &mut store,
+                ("20260101".into(), "1200".into()),
+            )
+            .unwrap()
+            {
+                write_interchange(
+                    &mut out,
+                    &ix,
+                    Encoding::Utf8,
+                    &WriteOptions {
+                        delimiters: None,
+                        newline: true,
+                    },
+                )
+                .unwrap();
             }
         }
         String::from_utf8(out).unwrap()
     }
 
     fn body(out: &str) -> Vec<&str> {
-        out.lines().filter(|l| !l.starts_with("ISA") && !l.starts_with("GS") && !l.starts_with("GE") && !l.starts_with("IEA") && !l.starts_with("ST") && !l.starts_with("SE")).collect()
+        out.lines()
+            .filter(|l| {
+                !l.starts_with("ISA")
+                    && !l.starts_with("GS")
+                    && !l.starts_with("GE")
+                    && !l.starts_with("IEA")
+                    && !l.starts_with("ST")
+                    && !l.starts_with("SE")
+            })
+            .collect()
     }
 
     #[test]
     fn accepted_group_with_ta1_requested() {
-        let out = ack(&format!("{ISA}GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**X~SE*3*0001~GE*1*7~IEA*1*000011111~"), AckKind::Fa997, &EnvelopeOnly);
-        assert_eq!(body(&out), vec!["TA1*000011111*240131*1100*A*000~", "AK1*SM*7~", "AK2*204*0001~", "AK5*A~", "AK9*A*1*1*1~"]);
-        assert!(out.contains("ISA*00*          *00*          *ZZ*RECEIVER       *ZZ*SENDER         *"));
+        let out = ack(
+            &format!(
+                "{ISA}GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**X~SE*3*0001~GE*1*7~IEA*1*000011111~"
+            ),
+            AckKind::Fa997,
+            &EnvelopeOnly,
+        );
+        assert_eq!(
+            body(&out),
+            vec![
+                "TA1*000011111*240131*1100*A*000~",
+                "AK1*SM*7~",
+                "AK2*204*0001~",
+                "AK5*A~",
+                "AK9*A*1*1*1~"
+            ]
+        );
+        assert!(
+            out.contains("ISA*00*          *00*          *ZZ*RECEIVER       *ZZ*SENDER         *")
+        );
         // The acknowledgement itself is envelope-valid.
         assert_eq!(parse(out.as_bytes()).findings, vec![]);
     }
 
     #[test]
     fn envelope_errors_map_to_ak5_and_ak9_codes() {
-        let out = ack(&format!("{ISA}GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**X~SE*9*0002~ST*204*0003~SE*2*0003~GE*3*7~IEA*1*000011111~"), AckKind::Fa997, &EnvelopeOnly);
+        let out = ack(
+            &format!(
+                "{ISA}GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**X~SE*9*0002~ST*204*0003~SE*2*0003~GE*3*7~IEA*1*000011111~"
+            ),
+            AckKind::Fa997,
+            &EnvelopeOnly,
+        );
         assert_eq!(
             body(&out),
-            vec!["TA1*000011111*240131*1100*A*000~", "AK1*SM*7~", "AK2*204*0001~", "AK5*R*3*4~", "AK2*204*0003~", "AK5*A~", "AK9*R*3*2*1*5~"]
+            vec![
+                "TA1*000011111*240131*1100*A*000~",
+                "AK1*SM*7~",
+                "AK2*204*0001~",
+                "AK5*R*3*4~",
+                "AK2*204*0003~",
+                "AK5*A~",
+                "AK9*R*3*2*1*5~"
+            ]
         );
     }
 
@@ -533,22 +638,51 @@ mod tests {
 
     #[test]
     fn spec_errors_become_ak3_ak4_and_ik3_ik4() {
-        let data = format!("{ISA}GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**X~SE*3*0001~GE*1*7~IEA*1*000011111~");
+        let data = format!(
+            "{ISA}GS*SM*A*B*20240131*1100*7*X*004010~ST*204*0001~B2**X~SE*3*0001~GE*1*7~IEA*1*000011111~"
+        );
         let out = ack(&data, AckKind::Fa997, &OneError);
-        assert_eq!(body(&out)[3..], ["AK3*B2*2**8~", "AK4*2*140*1~", "AK5*R*5~", "AK9*R*1*1*0~"]);
+        assert_eq!(
+            body(&out)[3..],
+            ["AK3*B2*2**8~", "AK4*2*140*1~", "AK5*R*5~", "AK9*R*1*1*0~"]
+        );
         let out = ack(&data, AckKind::Ia999, &OneError);
         assert!(out.contains("ST*999*0001*005010X231A1~"), "{out}");
-        assert_eq!(body(&out)[1..], ["AK1*SM*7*004010~", "AK2*204*0001~", "IK3*B2*2**8~", "IK4*2*140*1~", "IK5*R*5~", "AK9*R*1*1*0~"]);
+        assert_eq!(
+            body(&out)[1..],
+            [
+                "AK1*SM*7*004010~",
+                "AK2*204*0001~",
+                "IK3*B2*2**8~",
+                "IK4*2*140*1~",
+                "IK5*R*5~",
+                "AK9*R*1*1*0~"
+            ]
+        );
     }
 
     #[test]
     fn interchange_rejection_gets_a_ta1_only_and_acks_are_not_acked() {
-        let out = ack(&format!("{ISA}GS*SM*A*B*20240131*1100*7*X*004010~GE*0*7~IEA*1*000011112~"), AckKind::Fa997, &EnvelopeOnly);
+        let out = ack(
+            &format!("{ISA}GS*SM*A*B*20240131*1100*7*X*004010~GE*0*7~IEA*1*000011112~"),
+            AckKind::Fa997,
+            &EnvelopeOnly,
+        );
         assert_eq!(body(&out), vec!["TA1*000011111*240131*1100*R*001~"]);
         let isa0 = ISA.replace("*1*P*", "*0*P*");
-        let out = ack(&format!("{isa0}GS*FA*A*B*20240131*1100*7*X*004010~ST*997*0001~AK1*SM*1~AK9*A*1*1*1~SE*4*0001~GE*1*7~IEA*1*000011111~"), AckKind::Fa997, &EnvelopeOnly);
+        let out = ack(
+            &format!(
+                "{isa0}GS*FA*A*B*20240131*1100*7*X*004010~ST*997*0001~AK1*SM*1~AK9*A*1*1*1~SE*4*0001~GE*1*7~IEA*1*000011111~"
+            ),
+            AckKind::Fa997,
+            &EnvelopeOnly,
+        );
         assert_eq!(out, "");
-        let out = ack(&format!("{ISA}TA1*000000001*240131*1100*A*000~IEA*0*000011111~"), AckKind::Fa997, &EnvelopeOnly);
+        let out = ack(
+            &format!("{ISA}TA1*000000001*240131*1100*A*000~IEA*0*000011111~"),
+            AckKind::Fa997,
+            &EnvelopeOnly,
+        );
         assert_eq!(out, "");
     }
 }

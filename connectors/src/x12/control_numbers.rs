@@ -127,7 +127,8 @@ mod sqlite {
                 params![partner, kind.as_str(), max],
                 |row| row.get(0),
             )?;
-            u64::try_from(n).map_err(|_| ControlNumberError::Other(format!("negative control number {n}")))
+            u64::try_from(n)
+                .map_err(|_| ControlNumberError::Other(format!("negative control number {n}")))
         }
     }
 }
@@ -143,7 +144,8 @@ mod tests {
         assert_eq!(s.next("A", ControlKind::Interchange).unwrap(), 2);
         assert_eq!(s.next("A", ControlKind::Group).unwrap(), 1);
         assert_eq!(s.next("B", ControlKind::Interchange).unwrap(), 1);
-        s.last.insert(("A".to_owned(), ControlKind::Group), 999_999_999);
+        s.last
+            .insert(("A".to_owned(), ControlKind::Group), 999_999_999);
         assert_eq!(s.next("A", ControlKind::Group).unwrap(), 1);
         assert_eq!(ControlKind::Interchange.format(42), "000000042");
         assert_eq!(ControlKind::TransactionSet.format(7), "0007");

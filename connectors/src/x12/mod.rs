@@ -2,16 +2,16 @@
 //! the JSON document tree and the writer.
 
 pub mod access;
+pub mod ack;
+pub mod control_numbers;
 pub mod delimiters;
 pub mod document;
 pub mod envelope;
 pub mod error;
 pub mod segment;
 pub mod spec;
+pub mod spec_check;
 pub mod stream;
 pub mod tokenizer;
-pub mod control_numbers;
 pub mod tree;
 pub mod writer;
-pub mod ack;
-pub mod spec_check;

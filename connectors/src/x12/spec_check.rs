@@ -27,14 +27,21 @@ impl SetValidator for SpecValidator {
         };
         let mut by_segment: BTreeMap<usize, SegmentIssue> = BTreeMap::new();
         for e in errors {
-            let issue = by_segment.entry(e.segment_index).or_insert_with(|| SegmentIssue {
-                position: u32::try_from(e.segment_index + 1).unwrap_or(u32::MAX),
-                tag: e.segment_tag.clone(),
-                loop_id: e.loop_path.rsplit('/').next().unwrap_or_default().to_owned(),
-                ak304: None,
-                ik304: None,
-                elements: Vec::new(),
-            });
+            let issue = by_segment
+                .entry(e.segment_index)
+                .or_insert_with(|| SegmentIssue {
+                    position: u32::try_from(e.segment_index + 1).unwrap_or(u32::MAX),
+                    tag: e.segment_tag.clone(),
+                    loop_id: e
+                        .loop_path
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    ak304: None,
+                    ik304: None,
+                    elements: Vec::new(),
+                });
             if e.code.is_segment_level() {
                 if issue.ak304.is_none() {
                     issue.ak304 = e.code.ak304().map(str::to_owned);
@@ -47,7 +54,10 @@ impl SetValidator for SpecValidator {
             };
             // 004010 has no AK403 12/13: report too many repetitions/components as too
             // many data elements (3).
-            let ak403 = e.code.ak403_for_version(version).or_else(|| e.code.ak403().map(|_| "3"));
+            let ak403 = e
+                .code
+                .ak403_for_version(version)
+                .or_else(|| e.code.ak403().map(|_| "3"));
             let Some(ak403) = ak403 else {
                 continue;
             };
@@ -83,7 +93,12 @@ mod tests {
         let set = &doc.interchanges[0].groups[0].sets[0];
         let issues = SpecValidator.validate("004010", &set.segments);
         assert!(!issues.is_empty());
-        assert!(issues.iter().any(|i| i.tag == "ZZZ" && i.position == 4 && i.ak304.is_some()), "{issues:?}");
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.tag == "ZZZ" && i.position == 4 && i.ak304.is_some()),
+            "{issues:?}"
+        );
         assert!(SpecValidator.validate("009999", &set.segments).is_empty());
     }
 }

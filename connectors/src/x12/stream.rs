@@ -133,14 +133,21 @@ impl<'h, R: Read> X12Reader<'h, R> {
             if self.done {
                 return Ok(None);
             }
-            match self.scanner.step(&self.buf, &mut self.pos, self.base, self.eof) {
+            match self
+                .scanner
+                .step(&self.buf, &mut self.pos, self.base, self.eof)
+            {
                 Step::Segment {
                     start,
                     end,
                     delimiters,
                     position,
                 } => {
-                    let mut seg = Segment::new(self.buf.get(start..end).unwrap_or_default(), delimiters, position);
+                    let mut seg = Segment::new(
+                        self.buf.get(start..end).unwrap_or_default(),
+                        delimiters,
+                        position,
+                    );
                     let placement = self.validator.push(&mut seg);
                     let range = Range {
                         start,
@@ -178,8 +185,12 @@ impl<'h, R: Read> X12Reader<'h, R> {
     /// Handles one placed segment; true when it completes a set.
     fn apply(&mut self, r: Range) -> bool {
         let owned = || {
-            Segment::new(self.buf.get(r.start..r.end).unwrap_or_default(), r.delimiters, r.position)
-                .to_owned_segment()
+            Segment::new(
+                self.buf.get(r.start..r.end).unwrap_or_default(),
+                r.delimiters,
+                r.position,
+            )
+            .to_owned_segment()
         };
         match r.role {
             Role::InterchangeHeader => {
@@ -217,7 +228,8 @@ impl<'h, R: Read> X12Reader<'h, R> {
             self.current.clear();
             self.skipping = true;
             let limit = self.max_set_bytes;
-            self.validator.report(X12Error::new(ErrorKind::SetTooLarge { limit }, at));
+            self.validator
+                .report(X12Error::new(ErrorKind::SetTooLarge { limit }, at));
         }
     }
 
@@ -226,7 +238,13 @@ impl<'h, R: Read> X12Reader<'h, R> {
         let segments = self
             .current
             .iter()
-            .map(|r| Segment::new(buf.get(r.start..r.end).unwrap_or_default(), r.delimiters, r.position))
+            .map(|r| {
+                Segment::new(
+                    buf.get(r.start..r.end).unwrap_or_default(),
+                    r.delimiters,
+                    r.position,
+                )
+            })
             .collect();
         StreamedSet {
             isa: self.isa.as_ref().map(OwnedSegment::as_segment),
@@ -259,7 +277,10 @@ impl<'h, R: Read> X12Reader<'h, R> {
         let len = self.buf.len();
         self.buf.resize(len + CHUNK, 0);
         let n = loop {
-            match self.reader.read(self.buf.get_mut(len..).unwrap_or_default()) {
+            match self
+                .reader
+                .read(self.buf.get_mut(len..).unwrap_or_default())
+            {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -305,14 +326,24 @@ mod tests {
             while let Some(set) = reader.next_set().unwrap() {
                 assert_eq!(set.gs.map(|g| g.text(6)), Some("1".to_owned()));
                 assert!(set.isa.is_some());
-                sets.push(set.segments.iter().map(|s| (s.raw().to_vec(), s.position)).collect::<Vec<_>>());
+                sets.push(
+                    set.segments
+                        .iter()
+                        .map(|s| (s.raw().to_vec(), s.position))
+                        .collect::<Vec<_>>(),
+                );
                 findings.extend(set.findings);
             }
             findings.extend(reader.take_findings());
             let mem: Vec<Vec<_>> = expected.interchanges[0].groups[0]
                 .sets
                 .iter()
-                .map(|t| t.segments.iter().map(|s| (s.raw().to_vec(), s.position)).collect())
+                .map(|t| {
+                    t.segments
+                        .iter()
+                        .map(|s| (s.raw().to_vec(), s.position))
+                        .collect()
+                })
                 .collect();
             assert_eq!(sets, mem, "chunk {chunk}");
             assert_eq!(findings, expected.findings, "chunk {chunk}");
@@ -334,11 +365,16 @@ mod tests {
 
     #[test]
     fn oversized_set_is_skipped_and_reported() {
-        let data = b"ST*204*0001~B2**XXXXXXXXXXXXXXXXXXXXXXXX~B2**X~SE*4*0001~ST*204*0002~SE*2*0002~";
+        let data =
+            b"ST*204*0001~B2**XXXXXXXXXXXXXXXXXXXXXXXX~B2**X~SE*4*0001~ST*204*0002~SE*2*0002~";
         let mut reader = X12Reader::new(&data[..]).max_set_bytes(20);
         let only = reader.next_set().unwrap().unwrap();
         assert_eq!(only.segments[0].text(2), "0002");
-        assert!(only.findings.iter().any(|f| f.error.kind == ErrorKind::SetTooLarge { limit: 20 }));
+        assert!(
+            only.findings
+                .iter()
+                .any(|f| f.error.kind == ErrorKind::SetTooLarge { limit: 20 })
+        );
         assert!(reader.next_set().unwrap().is_none());
     }
 }

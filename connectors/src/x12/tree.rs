@@ -136,7 +136,10 @@ impl SegmentNode {
     pub fn simple(tag: &str, elements: &[&str]) -> Self {
         Self {
             tag: tag.to_owned(),
-            elements: elements.iter().map(|e| Element::Simple((*e).to_owned())).collect(),
+            elements: elements
+                .iter()
+                .map(|e| Element::Simple((*e).to_owned()))
+                .collect(),
         }
     }
 
@@ -174,7 +177,10 @@ fn text(bytes: &[u8], encoding: Encoding) -> String {
 }
 
 fn split_components(bytes: &[u8], d: Delimiters, encoding: Encoding) -> Vec<String> {
-    bytes.split(|b| *b == d.component).map(|c| text(c, encoding)).collect()
+    bytes
+        .split(|b| *b == d.component)
+        .map(|c| text(c, encoding))
+        .collect()
 }
 
 /// Converts one parsed segment to a node (the ISA's elements are never split).
@@ -217,7 +223,11 @@ pub fn segment_node(s: &Segment<'_>, encoding: Encoding) -> SegmentNode {
 
 fn set_node(set: &TransactionSet<'_>, encoding: Encoding) -> SetNode {
     SetNode {
-        segments: set.segments.iter().map(|s| Node::Segment(segment_node(s, encoding))).collect(),
+        segments: set
+            .segments
+            .iter()
+            .map(|s| Node::Segment(segment_node(s, encoding)))
+            .collect(),
     }
 }
 
@@ -267,9 +277,15 @@ mod tests {
         let tree = to_tree(&doc, data);
         let json = serde_json::to_value(&tree).unwrap();
         let set = &json["interchanges"][0]["groups"][0]["transaction_sets"][0]["segments"];
-        assert_eq!(set[1], serde_json::json!({"tag": "N1", "elements": ["SH", "ACME"]}));
+        assert_eq!(
+            set[1],
+            serde_json::json!({"tag": "N1", "elements": ["SH", "ACME"]})
+        );
         assert_eq!(set[2]["elements"][0], serde_json::json!(["A", "B"]));
-        assert_eq!(set[2]["elements"][1], serde_json::json!({"repeat": ["X", ["Y", "Z"]]}));
+        assert_eq!(
+            set[2]["elements"][1],
+            serde_json::json!({"repeat": ["X", ["Y", "Z"]]})
+        );
         assert_eq!(json["interchanges"][0]["isa"]["elements"][10], "^");
         assert_eq!(json["interchanges"][0]["delimiters"]["repetition"], "^");
         let back: X12Tree = serde_json::from_value(json).unwrap();

@@ -3,7 +3,9 @@
 
 use super::control_numbers::{ControlKind, ControlNumberError, ControlNumberStore};
 use super::delimiters::{DelimiterError, Delimiters};
-use super::tree::{Element, Encoding, GroupNode, InterchangeNode, Repetition, SegmentNode, SetNode, X12Tree};
+use super::tree::{
+    Element, Encoding, GroupNode, InterchangeNode, Repetition, SegmentNode, SetNode, X12Tree,
+};
 
 /// Why a tree cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,13 @@ impl Out<'_> {
             }
         }
         let d = self.d;
-        if self.buf.get(start..).unwrap_or_default().iter().any(|b| d.is_delimiter(*b)) {
+        if self
+            .buf
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .any(|b| d.is_delimiter(*b))
+        {
             return Err(WriteError::DelimiterInData {
                 tag: tag.to_owned(),
                 value: v.to_owned(),
@@ -277,7 +285,8 @@ pub fn build_interchange(
     let (date, time) = &params.timestamp;
     let mut transaction_sets = Vec::with_capacity(sets.len());
     for set in sets {
-        let st02 = ControlKind::TransactionSet.format(store.next(partner, ControlKind::TransactionSet)?);
+        let st02 =
+            ControlKind::TransactionSet.format(store.next(partner, ControlKind::TransactionSet)?);
         let mut st = vec![set.set_id.as_str(), st02.as_str()];
         if let Some(imp) = &set.implementation {
             st.push(imp);
@@ -286,10 +295,16 @@ pub fn build_interchange(
         let mut segments = Vec::with_capacity(set.body.len() + 2);
         segments.push(super::tree::Node::Segment(SegmentNode::simple("ST", &st)));
         segments.extend(set.body.iter().cloned().map(super::tree::Node::Segment));
-        segments.push(super::tree::Node::Segment(SegmentNode::simple("SE", &[&count, &st02])));
+        segments.push(super::tree::Node::Segment(SegmentNode::simple(
+            "SE",
+            &[&count, &st02],
+        )));
         transaction_sets.push(SetNode { segments });
     }
-    let repetition = delimiters.repetition.map(|r| char::from(r).to_string()).unwrap_or_else(|| "U".to_owned());
+    let repetition = delimiters
+        .repetition
+        .map(|r| char::from(r).to_string())
+        .unwrap_or_else(|| "U".to_owned());
     let isa = SegmentNode::simple(
         "ISA",
         &[
@@ -356,7 +371,10 @@ pub fn utc_now() -> (String, String) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    (format!("{year:04}{month:02}{day:02}"), format!("{:02}{:02}", rem / 3600, (rem % 3600) / 60))
+    (
+        format!("{year:04}{month:02}{day:02}"),
+        format!("{:02}{:02}", rem / 3600, (rem % 3600) / 60),
+    )
 }
 
 #[cfg(test)]
@@ -393,8 +411,24 @@ mod tests {
         };
         let mut out = Vec::new();
         for _ in 0..2 {
-            let ix = build_interchange(&params(), Delimiters::default(), &[set.clone(), set.clone()], &mut store, "CARRIER").unwrap();
-            write_interchange(&mut out, &ix, Encoding::Utf8, &WriteOptions { delimiters: None, newline: true }).unwrap();
+            let ix = build_interchange(
+                &params(),
+                Delimiters::default(),
+                &[set.clone(), set.clone()],
+                &mut store,
+                "CARRIER",
+            )
+            .unwrap();
+            write_interchange(
+                &mut out,
+                &ix,
+                Encoding::Utf8,
+                &WriteOptions {
+                    delimiters: None,
+                    newline: true,
+                },
+            )
+            .unwrap();
         }
         let doc = parse(&out);
         assert_eq!(doc.findings, vec![]);
@@ -409,14 +443,38 @@ mod tests {
     fn rewrites_with_other_delimiters_and_refuses_delimiters_in_data() {
         let data = b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *240131*1100*^*00501*000011111*0*P*:~GS*SM*A*B*20240131*1100*1*X*005010~ST*204*0001~REF*A:B*X^Y:Z~SE*3*0001~GE*1*1~IEA*1*000011111~";
         let tree = to_tree(&parse(data), data);
-        let d = Delimiters { element: b'|', component: b'>', segment: b'\'', repetition: Some(b'!') };
-        let out = write_tree(&tree, &WriteOptions { delimiters: Some(d), newline: false }).unwrap();
+        let d = Delimiters {
+            element: b'|',
+            component: b'>',
+            segment: b'\'',
+            repetition: Some(b'!'),
+        };
+        let out = write_tree(
+            &tree,
+            &WriteOptions {
+                delimiters: Some(d),
+                newline: false,
+            },
+        )
+        .unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
         assert!(text.contains("REF|A>B|X!Y>Z'"), "{text}");
         assert!(text.starts_with("ISA|00|"));
-        assert_eq!(to_tree(&parse(&out), &out).interchanges[0].groups, tree.interchanges[0].groups);
+        assert_eq!(
+            to_tree(&parse(&out), &out).interchanges[0].groups,
+            tree.interchanges[0].groups
+        );
         let bad = Delimiters { element: b'A', ..d };
-        assert!(write_tree(&tree, &WriteOptions { delimiters: Some(bad), newline: false }).is_err());
+        assert!(
+            write_tree(
+                &tree,
+                &WriteOptions {
+                    delimiters: Some(bad),
+                    newline: false
+                }
+            )
+            .is_err()
+        );
         let mut clash = tree.clone();
         clash.interchanges[0].groups[0].transaction_sets[0].segments[1] =
             crate::x12::tree::Node::Segment(SegmentNode::simple("N1", &["SH", "A*B"]));
