@@ -1,0 +1,1170 @@
+//! One conformance suite for every store implementation.
+//!
+//! Each behaviour is a generic async function over a [`Harness`]; the
+//! `store_conformance!` macro instantiates all of them for one implementation. To add an
+//! implementation, write its harness and append one line:
+//! `store_conformance!(module_name, HarnessType);`
+//!
+//! The PostgreSQL instance runs against a real server: by default
+//! `host=127.0.0.1 port=5432 user=postgres` (trust auth), or the libpq key=value string
+//! in `TRANSLOAD_TEST_POSTGRES`. Every test creates its own database
+//! (`transload_test_<uuid>`) and drops it at the end. A server that cannot be reached
+//! fails the tests; they are never skipped.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod store_support;
+
+use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use jiff::Timestamp;
+use serde_json::json;
+use transload_core::bus::{BusMessage, Stage};
+use transload_core::ids::{DedupeKey, PartnerId, TenantId};
+use transload_core::store::{
+    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, Processed, RawMessage, Redrive,
+    StateKey, StateRecord, StateWrite, Store, StoreError, UnitOfWork,
+};
+use uuid::Uuid;
+
+use store_support::Harness;
+
+// ---------------------------------------------------------------------------------------
+// Builders
+// ---------------------------------------------------------------------------------------
+
+fn tenant(name: &str) -> TenantId {
+    TenantId::new(name).unwrap()
+}
+
+fn partner(name: &str) -> PartnerId {
+    PartnerId::new(name).unwrap()
+}
+
+/// A fixed point in time plus `millis` (stores keep at least microseconds).
+fn at(millis: i64) -> Timestamp {
+    Timestamp::from_millisecond(1_780_000_000_000 + millis).unwrap()
+}
+
+fn raw(tenant_name: &str, dedupe_key: &str) -> RawMessage {
+    RawMessage {
+        id: Uuid::now_v7(),
+        tenant: tenant(tenant_name),
+        partner: partner("odfl"),
+        format: "x12".to_owned(),
+        dedupe_key: DedupeKey::new(dedupe_key).unwrap(),
+        received_at: at(0),
+        metadata: [
+            ("content-type".to_owned(), "application/edi-x12".to_owned()),
+            ("file".to_owned(), "in/204.edi".to_owned()),
+        ]
+        .into(),
+        body: b"ISA*00*\x00\xff binary-safe~".to_vec(),
+    }
+}
+
+fn key(tenant_name: &str, kind: &str, key: &str) -> StateKey {
+    StateKey {
+        tenant: tenant(tenant_name),
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+    }
+}
+
+fn write(key: &StateKey, expected_version: Option<u64>, value: serde_json::Value) -> StateWrite {
+    StateWrite {
+        key: key.clone(),
+        expected_version,
+        value,
+    }
+}
+
+fn audit(tenant_name: &str, subject: &str, action: &str, when: Timestamp) -> AuditEntry {
+    AuditEntry {
+        tenant: tenant(tenant_name),
+        actor: "orchestrator".to_owned(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        details: json!({ "rule": "cheapest", "alternatives": ["odfl", "xpo"], "action": action }),
+        at: when,
+    }
+}
+
+fn message(n: usize) -> BusMessage {
+    BusMessage::new(format!("acme.test.{n}"), format!("body {n}").into_bytes())
+        .with_header("tenant", "acme")
+        .with_header("n", n.to_string())
+}
+
+fn processed(consumer: &str, message_id: Uuid) -> Option<Processed> {
+    Some(Processed {
+        consumer: consumer.to_owned(),
+        message_id,
+    })
+}
+
+fn dead_letter(stage: Stage, partner_name: Option<&str>, failed_at: Timestamp) -> DeadLetter {
+    DeadLetter {
+        id: Uuid::now_v7(),
+        stage,
+        tenant: Some(tenant("acme")),
+        partner: partner_name.map(partner),
+        reason: "segment B2 at byte 118: element 4 missing".to_owned(),
+        attempts: 3,
+        message: BusMessage::new("odfl", b"ST*204*0001~\x00\x01".to_vec())
+            .with_header("tenant", "acme")
+            .with_header("format", "x12"),
+        failed_at,
+        redriven: None,
+    }
+}
+
+async fn commit<S: Store>(store: &S, unit: UnitOfWork) -> CommitOutcome {
+    store.commit(unit).await.unwrap()
+}
+
+async fn all_pending<S: Store>(store: &S) -> Vec<transload_core::store::OutboxRecord> {
+    store.pending_outbox(10_000).await.unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Units of work
+// ---------------------------------------------------------------------------------------
+
+async fn commit_writes_everything<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let input = Uuid::now_v7();
+    let raw = raw("acme", "204-000000001");
+    let load = key("acme", "load", "L-1");
+    let dead = dead_letter(Stage::Inbound, Some("odfl"), at(5));
+    let outgoing = vec![(Stage::Events, message(1)), (Stage::Outbound, message(2))];
+    let entry = audit("acme", "L-1", "decision", at(1));
+    let unit = UnitOfWork {
+        processed: processed("translate", input),
+        raw: Some(raw.clone()),
+        states: vec![write(&load, None, json!({ "status": "tendered", "n": 1 }))],
+        audit: vec![entry.clone()],
+        outbox: outgoing.clone(),
+        dead_letters: vec![dead.clone()],
+        redrives: vec![],
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+
+    assert!(store.is_processed("translate", input).await.unwrap());
+    assert!(!store.is_processed("decide", input).await.unwrap());
+    assert!(
+        !store
+            .is_processed("translate", Uuid::now_v7())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.raw_message(raw.id).await.unwrap(), Some(raw));
+    assert_eq!(store.raw_message(Uuid::now_v7()).await.unwrap(), None);
+    assert_eq!(
+        store.load_state(&load).await.unwrap(),
+        Some(StateRecord {
+            version: 1,
+            value: json!({ "status": "tendered", "n": 1 })
+        })
+    );
+    assert_eq!(
+        store.audit_log(&tenant("acme"), "L-1").await.unwrap(),
+        vec![entry]
+    );
+    let pending = all_pending(&store).await;
+    let pending: Vec<(Stage, BusMessage)> = pending
+        .into_iter()
+        .map(|record| (record.stage, record.message))
+        .collect();
+    assert_eq!(pending, outgoing);
+    assert_eq!(store.dead_letter(dead.id).await.unwrap(), Some(dead));
+}
+
+/// A unit whose last state write conflicts leaves no trace of its earlier parts.
+async fn failed_commit_writes_nothing<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let input = Uuid::now_v7();
+    let raw = raw("acme", "204-000000002");
+    let fresh = key("acme", "load", "L-2");
+    let missing = key("acme", "load", "L-never-written");
+    let dead = dead_letter(Stage::Events, None, at(0));
+    let unit = UnitOfWork {
+        processed: processed("decide", input),
+        raw: Some(raw.clone()),
+        states: vec![
+            write(&fresh, None, json!({ "status": "new" })),
+            // Expects a version of a state that does not exist: a conflict.
+            write(&missing, Some(4), json!({ "status": "changed" })),
+        ],
+        audit: vec![audit("acme", "L-2", "decision", at(0))],
+        outbox: vec![(Stage::Outbound, message(1))],
+        dead_letters: vec![dead.clone()],
+        redrives: vec![],
+    };
+    match store.commit(unit.clone()).await {
+        Err(StoreError::Conflict {
+            kind,
+            key,
+            expected,
+        }) => {
+            assert_eq!(
+                (kind.as_str(), key.as_str(), expected),
+                ("load", "L-never-written", Some(4))
+            );
+        }
+        other => panic!("expected a state conflict, got {other:?}"),
+    }
+    assert!(
+        store.commit(unit.clone()).await.unwrap_err().is_transient(),
+        "a conflict is transient: reload and decide again"
+    );
+
+    assert!(!store.is_processed("decide", input).await.unwrap());
+    assert_eq!(store.raw_message(raw.id).await.unwrap(), None);
+    assert_eq!(store.load_state(&fresh).await.unwrap(), None);
+    assert_eq!(store.load_state(&missing).await.unwrap(), None);
+    assert!(
+        store
+            .audit_log(&tenant("acme"), "L-2")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(all_pending(&store).await.is_empty(), "outbox entry leaked");
+    assert_eq!(store.dead_letter(dead.id).await.unwrap(), None);
+
+    // Nothing stuck: the same input (processed marker, dedupe key) commits once fixed.
+    let mut fixed = unit;
+    fixed.states.truncate(1);
+    assert_eq!(commit(&store, fixed).await, CommitOutcome::Committed);
+    assert!(store.is_processed("decide", input).await.unwrap());
+    assert_eq!(all_pending(&store).await.len(), 1);
+}
+
+/// A unit that ends with a refused redrive leaves no trace either.
+async fn failed_redrive_writes_nothing<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let input = Uuid::now_v7();
+    let unknown = Uuid::now_v7();
+    let load = key("acme", "load", "L-3");
+    let unit = UnitOfWork {
+        processed: processed("operator", input),
+        states: vec![write(&load, None, json!(1))],
+        audit: vec![audit("acme", "L-3", "redrive", at(0))],
+        outbox: vec![(Stage::Events, message(1))],
+        redrives: vec![Redrive {
+            dead_letter_id: unknown,
+            by: "operator:alice".to_owned(),
+        }],
+        ..UnitOfWork::default()
+    };
+    match store.commit(unit).await {
+        Err(StoreError::NoSuchDeadLetter(id)) => assert_eq!(id, unknown),
+        other => panic!("expected NoSuchDeadLetter, got {other:?}"),
+    }
+    assert!(!store.is_processed("operator", input).await.unwrap());
+    assert_eq!(store.load_state(&load).await.unwrap(), None);
+    assert!(
+        store
+            .audit_log(&tenant("acme"), "L-3")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(all_pending(&store).await.is_empty());
+}
+
+async fn processed_marker_refuses_a_second_commit<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let input = Uuid::now_v7();
+    let first_key = key("acme", "load", "L-4");
+    let second_key = key("acme", "load", "L-5");
+    let first = UnitOfWork {
+        processed: processed("decide", input),
+        states: vec![write(&first_key, None, json!("first"))],
+        audit: vec![audit("acme", "L-4", "decision", at(0))],
+        outbox: vec![(Stage::Outbound, message(1))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, first).await, CommitOutcome::Committed);
+
+    let raw = raw("acme", "resent-under-the-same-input");
+    let dead = dead_letter(Stage::Events, None, at(0));
+    let second = UnitOfWork {
+        processed: processed("decide", input),
+        raw: Some(raw.clone()),
+        states: vec![
+            write(&first_key, Some(1), json!("second")),
+            write(&second_key, None, json!("second")),
+        ],
+        audit: vec![audit("acme", "L-4", "decision", at(1))],
+        outbox: vec![(Stage::Outbound, message(2))],
+        dead_letters: vec![dead.clone()],
+        redrives: vec![],
+    };
+    assert_eq!(
+        commit(&store, second.clone()).await,
+        CommitOutcome::AlreadyProcessed
+    );
+    assert_eq!(
+        store.load_state(&first_key).await.unwrap(),
+        Some(StateRecord {
+            version: 1,
+            value: json!("first")
+        })
+    );
+    assert_eq!(store.load_state(&second_key).await.unwrap(), None);
+    assert_eq!(store.raw_message(raw.id).await.unwrap(), None);
+    assert_eq!(store.dead_letter(dead.id).await.unwrap(), None);
+    assert_eq!(
+        store.audit_log(&tenant("acme"), "L-4").await.unwrap().len(),
+        1
+    );
+    let pending = all_pending(&store).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].message,
+        message(1).with_id(pending[0].message.id)
+    );
+
+    // The marker is per consumer: another stage processes the same message id.
+    let mut other_consumer = second;
+    other_consumer.processed = processed("deliver", input);
+    other_consumer.states.clear();
+    assert_eq!(
+        commit(&store, other_consumer).await,
+        CommitOutcome::Committed
+    );
+}
+
+/// Concurrent commits of one input: exactly one wins.
+async fn processed_marker_under_concurrency<H: Harness>(harness: &H) {
+    let input = Uuid::now_v7();
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = if n % 2 == 0 {
+            harness.store()
+        } else {
+            harness.reopen().await
+        };
+        tasks.push(tokio::spawn(async move {
+            let unit = UnitOfWork {
+                processed: processed("decide", input),
+                outbox: vec![(Stage::Outbound, message(n))],
+                ..UnitOfWork::default()
+            };
+            store.commit(unit).await.unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let committed = outcomes
+        .iter()
+        .filter(|outcome| **outcome == CommitOutcome::Committed)
+        .count();
+    assert_eq!(committed, 1, "outcomes: {outcomes:?}");
+    assert!(outcomes.iter().all(|outcome| matches!(
+        outcome,
+        CommitOutcome::Committed | CommitOutcome::AlreadyProcessed
+    )));
+    assert_eq!(all_pending(&harness.store()).await.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw messages
+// ---------------------------------------------------------------------------------------
+
+async fn raw_messages_dedupe_per_tenant<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let original = raw("acme", "ISA-000000123");
+    let unit = UnitOfWork {
+        raw: Some(original.clone()),
+        outbox: vec![(Stage::Inbound, message(1))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+
+    // A resend: same tenant and dedupe key, new id, other bytes.
+    let input = Uuid::now_v7();
+    let mut resend = raw("acme", "ISA-000000123");
+    resend.body = b"resent".to_vec();
+    let load = key("acme", "load", "L-6");
+    let unit = UnitOfWork {
+        processed: processed("receive", input),
+        raw: Some(resend.clone()),
+        states: vec![write(&load, None, json!(1))],
+        outbox: vec![(Stage::Inbound, message(2))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(
+        commit(&store, unit).await,
+        CommitOutcome::DuplicateRaw {
+            existing: original.id
+        }
+    );
+    assert_eq!(store.raw_message(resend.id).await.unwrap(), None);
+    assert_eq!(
+        store.raw_message(original.id).await.unwrap(),
+        Some(original.clone())
+    );
+    assert!(!store.is_processed("receive", input).await.unwrap());
+    assert_eq!(store.load_state(&load).await.unwrap(), None);
+    assert_eq!(all_pending(&store).await.len(), 1);
+
+    // The same dedupe key from another tenant is another message.
+    let other_tenant = raw("globex", "ISA-000000123");
+    let unit = UnitOfWork {
+        raw: Some(other_tenant.clone()),
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    assert_eq!(
+        store.raw_message(other_tenant.id).await.unwrap(),
+        Some(other_tenant)
+    );
+
+    // Another key from the first tenant too.
+    let unit = UnitOfWork {
+        raw: Some(raw("acme", "ISA-000000124")),
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+}
+
+// ---------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------
+
+fn conflict_on(result: Result<CommitOutcome, StoreError>, expected: Option<u64>) {
+    match result {
+        Err(StoreError::Conflict {
+            expected: reported, ..
+        }) => assert_eq!(reported, expected),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+async fn state_optimistic_concurrency<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let load = key("acme", "load", "L-7");
+    let set = |expected, value| UnitOfWork {
+        states: vec![write(&load, expected, value)],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(store.load_state(&load).await.unwrap(), None);
+    assert_eq!(
+        commit(&store, set(None, json!({ "v": 1 }))).await,
+        CommitOutcome::Committed
+    );
+    conflict_on(store.commit(set(None, json!({ "v": "again" }))).await, None);
+    assert_eq!(
+        commit(&store, set(Some(1), json!({ "v": 2 }))).await,
+        CommitOutcome::Committed
+    );
+    conflict_on(
+        store.commit(set(Some(1), json!({ "v": "stale" }))).await,
+        Some(1),
+    );
+    conflict_on(
+        store.commit(set(Some(3), json!({ "v": "ahead" }))).await,
+        Some(3),
+    );
+    conflict_on(
+        store.commit(set(Some(u64::MAX), json!("huge"))).await,
+        Some(u64::MAX),
+    );
+    assert_eq!(
+        store.load_state(&load).await.unwrap(),
+        Some(StateRecord {
+            version: 2,
+            value: json!({ "v": 2 })
+        })
+    );
+
+    // A version chain inside one unit.
+    let chain = key("acme", "tender", "T-1");
+    let unit = UnitOfWork {
+        states: vec![
+            write(&chain, None, json!("offered")),
+            write(&chain, Some(1), json!("accepted")),
+            write(&chain, Some(2), json!("booked")),
+        ],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    assert_eq!(
+        store.load_state(&chain).await.unwrap(),
+        Some(StateRecord {
+            version: 3,
+            value: json!("booked")
+        })
+    );
+}
+
+/// Writers racing from the same version: exactly one wins, the others conflict.
+async fn state_writers_race<H: Harness>(harness: &H) {
+    let load = key("acme", "load", "L-8");
+    let create = UnitOfWork {
+        states: vec![write(&load, None, json!(0))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(
+        commit(&harness.store(), create).await,
+        CommitOutcome::Committed
+    );
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = if n % 2 == 0 {
+            harness.store()
+        } else {
+            harness.reopen().await
+        };
+        let load = load.clone();
+        tasks.push(tokio::spawn(async move {
+            let unit = UnitOfWork {
+                states: vec![write(&load, Some(1), json!(n))],
+                outbox: vec![(Stage::Outbound, message(n))],
+                ..UnitOfWork::default()
+            };
+            store.commit(unit).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for (n, task) in tasks.into_iter().enumerate() {
+        match task.await.unwrap() {
+            Ok(CommitOutcome::Committed) => winners.push(n),
+            Err(StoreError::Conflict { .. }) => {}
+            other => panic!("writer {n}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let stored = harness.store().load_state(&load).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.value, json!(winners[0]));
+    assert_eq!(all_pending(&harness.store()).await.len(), 1);
+}
+
+async fn state_is_isolated_by_tenant<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let acme = key("acme", "load", "L-9");
+    let globex = key("globex", "load", "L-9");
+    let unit = UnitOfWork {
+        states: vec![
+            write(&acme, None, json!("acme's")),
+            write(&acme, Some(1), json!("acme's, v2")),
+        ],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    assert_eq!(store.load_state(&globex).await.unwrap(), None);
+    // Another tenant's state with the same kind and key is created, not a conflict.
+    let unit = UnitOfWork {
+        states: vec![write(&globex, None, json!("globex's"))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    assert_eq!(
+        store.load_state(&globex).await.unwrap(),
+        Some(StateRecord {
+            version: 1,
+            value: json!("globex's")
+        })
+    );
+    assert_eq!(
+        store.load_state(&acme).await.unwrap(),
+        Some(StateRecord {
+            version: 2,
+            value: json!("acme's, v2")
+        })
+    );
+    // Kind is part of the key too.
+    assert_eq!(
+        store
+            .load_state(&key("acme", "tender", "L-9"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit
+// ---------------------------------------------------------------------------------------
+
+async fn audit_is_isolated_by_tenant<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let acme = audit("acme", "L-10", "decision", at(0));
+    let globex = audit("globex", "L-10", "override", at(1));
+    let unit = UnitOfWork {
+        audit: vec![
+            acme.clone(),
+            globex.clone(),
+            audit("acme", "L-11", "decision", at(2)),
+        ],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    assert_eq!(
+        store.audit_log(&tenant("acme"), "L-10").await.unwrap(),
+        vec![acme]
+    );
+    assert_eq!(
+        store.audit_log(&tenant("globex"), "L-10").await.unwrap(),
+        vec![globex]
+    );
+    assert!(
+        store
+            .audit_log(&tenant("initech"), "L-10")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Oldest first, by the entries' time, whatever order they were committed in; entries
+/// with the same time keep the order they were written in.
+async fn audit_log_is_oldest_first<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let entry = |action: &str, millis| audit("acme", "L-12", action, at(millis));
+    let units = [
+        vec![entry("second", 2_000), entry("third", 3_500)],
+        vec![entry("fourth", 4_000)],
+        // Written last, happened first (another process, a clock a little behind).
+        vec![entry("first", 1_000)],
+        vec![entry("fifth-a", 5_000), entry("fifth-b", 5_000)],
+    ];
+    for audit in units {
+        let unit = UnitOfWork {
+            audit,
+            ..UnitOfWork::default()
+        };
+        assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    }
+    let actions: Vec<String> = store
+        .audit_log(&tenant("acme"), "L-12")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["first", "second", "third", "fourth", "fifth-a", "fifth-b"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Outbox
+// ---------------------------------------------------------------------------------------
+
+async fn outbox_order_and_mark_published<H: Harness>(harness: &H) {
+    let store = harness.store();
+    assert!(all_pending(&store).await.is_empty());
+    let first = vec![
+        (Stage::Outbound, message(1)),
+        (Stage::Events, message(2)),
+        (Stage::Inbound, message(3)),
+    ];
+    let second = vec![(Stage::Outbound, message(4)), (Stage::Outbound, message(5))];
+    for outbox in [first.clone(), second.clone()] {
+        let unit = UnitOfWork {
+            outbox,
+            ..UnitOfWork::default()
+        };
+        assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    }
+    let pending = all_pending(&store).await;
+    let expected: Vec<(Stage, BusMessage)> = first.into_iter().chain(second).collect();
+    assert_eq!(
+        pending
+            .iter()
+            .map(|record| (record.stage, record.message.clone()))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert!(
+        pending.windows(2).all(|pair| pair[0].seq < pair[1].seq),
+        "seqs must increase: {:?}",
+        pending.iter().map(|record| record.seq).collect::<Vec<_>>()
+    );
+    // `limit` takes the oldest.
+    let two = store.pending_outbox(2).await.unwrap();
+    assert_eq!(two, pending[..2].to_vec());
+
+    store
+        .mark_published(&[pending[0].seq, pending[2].seq])
+        .await
+        .unwrap();
+    let left = all_pending(&store).await;
+    assert_eq!(
+        left,
+        vec![pending[1].clone(), pending[3].clone(), pending[4].clone()]
+    );
+    // Marking again, marking nothing and marking an unknown seq are harmless.
+    store.mark_published(&[pending[0].seq]).await.unwrap();
+    store.mark_published(&[]).await.unwrap();
+    store.mark_published(&[i64::MAX]).await.unwrap();
+    assert_eq!(all_pending(&store).await, left);
+    // A second handle (another process) sees the same outbox.
+    assert_eq!(all_pending(&harness.reopen().await).await, left);
+
+    let rest: Vec<i64> = left.iter().map(|record| record.seq).collect();
+    store.mark_published(&rest).await.unwrap();
+    assert!(all_pending(&store).await.is_empty());
+    // New entries come after everything published.
+    let unit = UnitOfWork {
+        outbox: vec![(Stage::Events, message(6))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    let newest = all_pending(&store).await;
+    assert_eq!(newest.len(), 1);
+    assert!(newest[0].seq > pending[4].seq);
+}
+
+// ---------------------------------------------------------------------------------------
+// Control numbers
+// ---------------------------------------------------------------------------------------
+
+async fn control_numbers_count_per_partner_and_sequence<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let odfl = partner("odfl");
+    let xpo = partner("xpo");
+    let mut isa = Vec::new();
+    for _ in 0..3 {
+        isa.push(store.next_control_number(&odfl, "isa13").await.unwrap());
+    }
+    assert_eq!(isa, [1, 2, 3]);
+    assert_eq!(store.next_control_number(&odfl, "gs06").await.unwrap(), 1);
+    assert_eq!(store.next_control_number(&xpo, "isa13").await.unwrap(), 1);
+    // Kept across a reopen (a restart).
+    let reopened = harness.reopen().await;
+    assert_eq!(
+        reopened.next_control_number(&odfl, "isa13").await.unwrap(),
+        4
+    );
+    assert_eq!(store.next_control_number(&odfl, "isa13").await.unwrap(), 5);
+}
+
+/// 8 tasks × 200 calls, on two handles as two hub processes would: 1600 distinct
+/// numbers, increasing within each caller.
+async fn control_numbers_are_unique_under_concurrency<H: Harness>(harness: &H) {
+    const TASKS: usize = 8;
+    const CALLS: usize = 200;
+    let odfl = partner("odfl");
+    let mut tasks = Vec::new();
+    for n in 0..TASKS {
+        let store = if n % 2 == 0 {
+            harness.store()
+        } else {
+            harness.reopen().await
+        };
+        let odfl = odfl.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::with_capacity(CALLS);
+            for _ in 0..CALLS {
+                got.push(store.next_control_number(&odfl, "isa13").await.unwrap());
+            }
+            got
+        }));
+    }
+    let mut all = BTreeSet::new();
+    for task in tasks {
+        let got = task.await.unwrap();
+        assert!(
+            got.windows(2).all(|pair| pair[0] < pair[1]),
+            "one caller's numbers must increase"
+        );
+        all.extend(got);
+    }
+    assert_eq!(all.len(), TASKS * CALLS, "a control number was repeated");
+    assert!(all.first().is_some_and(|first| *first >= 1));
+    let next = harness
+        .store()
+        .next_control_number(&odfl, "isa13")
+        .await
+        .unwrap();
+    assert!(next > *all.last().unwrap());
+}
+
+async fn received_control_numbers_detect_duplicates<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let odfl = partner("odfl");
+    let xpo = partner("xpo");
+    assert!(
+        store
+            .record_received_control_number(&odfl, "isa13", "000000905")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_received_control_number(&odfl, "isa13", "000000905")
+            .await
+            .unwrap()
+    );
+    // Numbers are compared as sent: another partner, sequence or number is new.
+    assert!(
+        store
+            .record_received_control_number(&xpo, "isa13", "000000905")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_received_control_number(&odfl, "gs06", "000000905")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_received_control_number(&odfl, "isa13", "905")
+            .await
+            .unwrap()
+    );
+    let reopened = harness.reopen().await;
+    assert!(
+        !reopened
+            .record_received_control_number(&odfl, "isa13", "000000905")
+            .await
+            .unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Dead letters
+// ---------------------------------------------------------------------------------------
+
+async fn insert_dead_letters<S: Store>(store: &S, letters: &[DeadLetter]) {
+    let unit = UnitOfWork {
+        dead_letters: letters.to_vec(),
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(store, unit).await, CommitOutcome::Committed);
+}
+
+fn ids(letters: &[DeadLetter]) -> Vec<Uuid> {
+    letters.iter().map(|letter| letter.id).collect()
+}
+
+async fn dead_letters_list_filter_and_show<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let oldest = dead_letter(Stage::Inbound, Some("odfl"), at(0));
+    let mut second = dead_letter(Stage::Outbound, Some("xpo"), at(1_000));
+    second.tenant = None;
+    let third = dead_letter(Stage::Outbound, Some("odfl"), at(1_500));
+    let newest = dead_letter(Stage::Events, None, at(2_000));
+    // Committed out of time order, in two units.
+    insert_dead_letters(&store, &[third.clone(), oldest.clone()]).await;
+    insert_dead_letters(&store, &[newest.clone(), second.clone()]).await;
+
+    let list = |filter: DeadLetterFilter| {
+        let store = store.clone();
+        async move { store.dead_letters(&filter).await.unwrap() }
+    };
+    let everything = list(DeadLetterFilter::default()).await;
+    assert_eq!(
+        everything,
+        vec![
+            newest.clone(),
+            third.clone(),
+            second.clone(),
+            oldest.clone()
+        ]
+    );
+    assert_eq!(
+        ids(&list(DeadLetterFilter {
+            stage: Some(Stage::Outbound),
+            ..DeadLetterFilter::default()
+        })
+        .await),
+        ids(&[third.clone(), second.clone()])
+    );
+    assert_eq!(
+        ids(&list(DeadLetterFilter {
+            partner: Some(partner("odfl")),
+            ..DeadLetterFilter::default()
+        })
+        .await),
+        ids(&[third.clone(), oldest.clone()])
+    );
+    assert_eq!(
+        ids(&list(DeadLetterFilter {
+            stage: Some(Stage::Inbound),
+            partner: Some(partner("odfl")),
+            ..DeadLetterFilter::default()
+        })
+        .await),
+        vec![oldest.id]
+    );
+    assert!(
+        list(DeadLetterFilter {
+            partner: Some(partner("nobody")),
+            ..DeadLetterFilter::default()
+        })
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        ids(&list(DeadLetterFilter {
+            limit: 2,
+            ..DeadLetterFilter::default()
+        })
+        .await),
+        ids(&[newest.clone(), third.clone()])
+    );
+
+    assert_eq!(store.dead_letter(second.id).await.unwrap(), Some(second));
+    assert_eq!(store.dead_letter(Uuid::now_v7()).await.unwrap(), None);
+}
+
+async fn dead_letters_default_limit_is_100<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let letters: Vec<DeadLetter> = (0..105)
+        .map(|n| dead_letter(Stage::Events, Some("odfl"), at(n)))
+        .collect();
+    insert_dead_letters(&store, &letters).await;
+    let listed = store
+        .dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 100);
+    assert_eq!(listed[0].id, letters[104].id);
+    assert_eq!(listed[99].id, letters[5].id);
+}
+
+/// A redrive marks the dead letter once and puts its message back on its stage through
+/// the outbox, in the same transaction.
+async fn redrive_once_through_the_outbox<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let dead = dead_letter(Stage::Outbound, Some("odfl"), at(0));
+    let other = dead_letter(Stage::Outbound, Some("odfl"), at(1));
+    insert_dead_letters(&store, &[dead.clone(), other.clone()]).await;
+    assert!(all_pending(&store).await.is_empty());
+
+    let redrive = UnitOfWork {
+        redrives: vec![Redrive {
+            dead_letter_id: dead.id,
+            by: "operator:alice".to_owned(),
+        }],
+        audit: vec![audit("acme", &dead.id.to_string(), "redrive", at(10))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(
+        commit(&store, redrive.clone()).await,
+        CommitOutcome::Committed
+    );
+
+    let shown = store.dead_letter(dead.id).await.unwrap().unwrap();
+    let (_, by) = shown.redriven.clone().expect("marked redriven");
+    assert_eq!(by, "operator:alice");
+    assert_eq!(
+        DeadLetter {
+            redriven: None,
+            ..shown
+        },
+        dead,
+        "a redrive changes nothing but the mark"
+    );
+    let pending = all_pending(&store).await;
+    assert_eq!(pending.len(), 1, "one outbox entry per redrive");
+    assert_eq!(pending[0].stage, Stage::Outbound);
+    assert_eq!(pending[0].message.body, dead.message.body);
+    assert_eq!(pending[0].message.routing_key, dead.message.routing_key);
+    for (name, value) in &dead.message.headers {
+        assert_eq!(
+            pending[0].message.headers.get(name),
+            Some(value),
+            "header {name} kept"
+        );
+    }
+
+    // Listed only when asked for redriven ones.
+    assert_eq!(
+        ids(&store
+            .dead_letters(&DeadLetterFilter::default())
+            .await
+            .unwrap()),
+        vec![other.id]
+    );
+    assert_eq!(
+        ids(&store
+            .dead_letters(&DeadLetterFilter {
+                include_redriven: true,
+                ..DeadLetterFilter::default()
+            })
+            .await
+            .unwrap()),
+        ids(&[other, dead.clone()])
+    );
+
+    // A second redrive of the same entry is refused, with no effect at all.
+    match store.commit(redrive).await {
+        Err(StoreError::NoSuchDeadLetter(id)) => assert_eq!(id, dead.id),
+        other => panic!("expected NoSuchDeadLetter, got {other:?}"),
+    }
+    assert_eq!(all_pending(&store).await.len(), 1);
+    assert_eq!(
+        store
+            .audit_log(&tenant("acme"), &dead.id.to_string())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.dead_letter(dead.id).await.unwrap().unwrap().redriven,
+        shown.redriven
+    );
+}
+
+/// Concurrent redrives of one entry: exactly one goes through.
+async fn redrive_races<H: Harness>(harness: &H) {
+    let dead = dead_letter(Stage::Events, None, at(0));
+    insert_dead_letters(&harness.store(), std::slice::from_ref(&dead)).await;
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let store = if n % 2 == 0 {
+            harness.store()
+        } else {
+            harness.reopen().await
+        };
+        tasks.push(tokio::spawn(async move {
+            let unit = UnitOfWork {
+                redrives: vec![Redrive {
+                    dead_letter_id: dead.id,
+                    by: format!("operator:{n}"),
+                }],
+                ..UnitOfWork::default()
+            };
+            store.commit(unit).await
+        }));
+    }
+    let mut done = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(CommitOutcome::Committed) => done += 1,
+            Err(StoreError::NoSuchDeadLetter(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(done, 1);
+    assert_eq!(all_pending(&harness.store()).await.len(), 1);
+}
+
+/// A stage that marked a message processed in the unit that dead-lettered it (so that a
+/// redelivery is not dead-lettered twice) must still process the redriven message: the
+/// redrive is not swallowed by the processed marker.
+async fn redrive_is_not_swallowed_by_the_processed_marker<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let dead = dead_letter(Stage::Inbound, Some("odfl"), at(0));
+    let gave_up = UnitOfWork {
+        processed: processed("translate", dead.message.id),
+        dead_letters: vec![dead.clone()],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, gave_up).await, CommitOutcome::Committed);
+    let redrive = UnitOfWork {
+        redrives: vec![Redrive {
+            dead_letter_id: dead.id,
+            by: "operator:alice".to_owned(),
+        }],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, redrive).await, CommitOutcome::Committed);
+    let pending = all_pending(&store).await;
+    assert_eq!(pending.len(), 1);
+    let redriven = pending[0].message.id;
+    assert!(
+        !store.is_processed("translate", redriven).await.unwrap(),
+        "the redriven message carries the id the stage already marked processed: \
+         the stage would drop it as a duplicate"
+    );
+    // And the stage's commit for it goes through.
+    let retried = UnitOfWork {
+        processed: processed("translate", redriven),
+        outbox: vec![(Stage::Events, message(1))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, retried).await, CommitOutcome::Committed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Instantiation
+// ---------------------------------------------------------------------------------------
+
+/// Helpers the suite needs on `BusMessage`.
+trait WithId {
+    fn with_id(self, id: Uuid) -> Self;
+}
+
+impl WithId for BusMessage {
+    fn with_id(mut self, id: Uuid) -> Self {
+        self.id = id;
+        self
+    }
+}
+
+/// Runs one case on a fresh harness and destroys the harness afterwards, also when the
+/// case panicked.
+async fn run<H, F>(case: F)
+where
+    H: Harness,
+    F: for<'a> FnOnce(&'a H) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
+{
+    let harness = H::new().await;
+    let outcome = AssertUnwindSafe(case(&harness)).catch_unwind().await;
+    harness.destroy().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+macro_rules! store_conformance {
+    ($module:ident, $harness:ty) => {
+        store_conformance!(@cases $module, $harness,
+            commit_writes_everything,
+            failed_commit_writes_nothing,
+            failed_redrive_writes_nothing,
+            processed_marker_refuses_a_second_commit,
+            processed_marker_under_concurrency,
+            raw_messages_dedupe_per_tenant,
+            state_optimistic_concurrency,
+            state_writers_race,
+            state_is_isolated_by_tenant,
+            audit_is_isolated_by_tenant,
+            audit_log_is_oldest_first,
+            outbox_order_and_mark_published,
+            control_numbers_count_per_partner_and_sequence,
+            control_numbers_are_unique_under_concurrency,
+            received_control_numbers_detect_duplicates,
+            dead_letters_list_filter_and_show,
+            dead_letters_default_limit_is_100,
+            redrive_once_through_the_outbox,
+            redrive_races,
+            redrive_is_not_swallowed_by_the_processed_marker,
+        );
+    };
+    (@cases $module:ident, $harness:ty, $($case:ident),+ $(,)?) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::run::<$harness, _>(|harness| Box::pin(super::$case(harness))).await;
+                }
+            )+
+        }
+    };
+}
+
+store_conformance!(postgres, crate::store_support::PostgresHarness);
+store_conformance!(sqlite, crate::store_support::SqliteHarness);
