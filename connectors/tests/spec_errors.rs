@@ -1,6 +1,9 @@
 //! Hand-made broken variants of real sets: each gives the exact code, segment index, loop
 //! path and element position.
 
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 mod spec_support;
 
 use spec_support::{Seg, segs};

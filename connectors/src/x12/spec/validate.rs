@@ -479,6 +479,7 @@ impl<'a> Walker<'a, '_> {
         }
     }
 
+    #[inline]
     fn element(&mut self, ctx: &ElemCtx<'_>, e: &CElem, pos: u16, value: &[u8]) {
         let at =
             |repetition: Option<u16>, component: Option<u16>, de: Option<u16>| ElementPosition {
@@ -523,6 +524,7 @@ impl<'a> Walker<'a, '_> {
     }
 
     /// One repetition of an element.
+    #[inline]
     fn one(&mut self, ctx: &ElemCtx<'_>, e: &CElem, pos: u16, rep: Option<u16>, value: &[u8]) {
         let at = |component: Option<u16>, de: Option<u16>| ElementPosition {
             element: pos,
@@ -547,7 +549,18 @@ impl<'a> Walker<'a, '_> {
         }
         match &e.kind {
             ElemKind::Simple(s) => {
-                if value.contains(&ctx.comp) {
+                // One pass in the common case: `check_simple` rejects the component
+                // separator as an invalid character (AN/ID) or a non-digit (the others);
+                // the slower check below only names the cause.
+                let code = check_simple(s, value, ctx.comp);
+                let separator = match code {
+                    Some(_) => value.contains(&ctx.comp),
+                    None => {
+                        matches!(ctx.comp, b'0'..=b'9' | b'.' | b'-' | b'E')
+                            && value.contains(&ctx.comp)
+                    }
+                };
+                if separator {
                     self.element_error(
                         ctx,
                         at(None, e.de),
@@ -557,9 +570,7 @@ impl<'a> Walker<'a, '_> {
                             e.reference
                         ),
                     );
-                    return;
-                }
-                if let Some(code) = check_simple(s, value) {
+                } else if let Some(code) = code {
                     self.value_error(ctx, at(None, e.de), code, &e.reference, value, s.min, s.max);
                 }
             }
@@ -580,7 +591,7 @@ impl<'a> Walker<'a, '_> {
                         continue;
                     }
                     if let ElemKind::Simple(s) = &c.kind
-                        && let Some(code) = check_simple(s, part)
+                        && let Some(code) = check_simple(s, part, ctx.comp)
                     {
                         self.value_error(
                             ctx,

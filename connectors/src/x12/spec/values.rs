@@ -5,15 +5,17 @@ use super::error::SpecErrorCode;
 use super::model::CodeSet;
 use super::model::{DataType, SimpleElem};
 
-/// Checks `v` (non-empty, one repetition, one component) against `e`.
-pub(crate) fn check_simple(e: &SimpleElem, v: &[u8]) -> Option<SpecErrorCode> {
+/// Checks `v` (non-empty, one repetition, one component) against `e`; `sep` (the
+/// component separator) is an invalid character in it.
+#[inline]
+pub(crate) fn check_simple(e: &SimpleElem, v: &[u8], sep: u8) -> Option<SpecErrorCode> {
     let len = match e.data_type {
         DataType::An | DataType::Id => {
             // One pass: reject control characters; count characters as the bytes that do
             // not continue a UTF-8 sequence.
             let mut chars = 0usize;
             for &b in v {
-                if b < 0x20 || b == 0x7f {
+                if b < 0x20 || b == 0x7f || b == sep {
                     return Some(SpecErrorCode::InvalidCharacterInDataElement);
                 }
                 chars += usize::from(b & 0xC0 != 0x80);
@@ -175,6 +177,10 @@ mod tests {
         }
     }
 
+    fn check_simple_t(e: &SimpleElem, v: &[u8]) -> Option<SpecErrorCode> {
+        check_simple(e, v, b':')
+    }
+
     #[test]
     fn dates() {
         assert!(valid_date(b"20240229"));
@@ -187,35 +193,44 @@ mod tests {
         assert!(!valid_date(b"071232"));
         let dt = elem(DataType::Dt, 8, 8, &[], false);
         assert_eq!(
-            check_simple(&dt, b"20240132"),
+            check_simple_t(&dt, b"20240132"),
             Some(SpecErrorCode::InvalidDate)
         );
         assert_eq!(
-            check_simple(&dt, b"2024013A"),
+            check_simple_t(&dt, b"2024013A"),
             Some(SpecErrorCode::InvalidDate)
         );
         assert_eq!(
-            check_simple(&dt, b"240131"),
+            check_simple_t(&dt, b"240131"),
             Some(SpecErrorCode::DataElementTooShort)
         );
-        assert_eq!(check_simple(&dt, b"20240131"), None);
+        assert_eq!(check_simple_t(&dt, b"20240131"), None);
     }
 
     #[test]
     fn times() {
         let tm = elem(DataType::Tm, 4, 8, &[], false);
         for ok in [&b"0000"[..], b"2359", b"235959", b"2359591", b"23595999"] {
-            assert_eq!(check_simple(&tm, ok), None, "{ok:?}");
+            assert_eq!(check_simple_t(&tm, ok), None, "{ok:?}");
         }
-        assert_eq!(check_simple(&tm, b"2400"), Some(SpecErrorCode::InvalidTime));
-        assert_eq!(check_simple(&tm, b"1260"), Some(SpecErrorCode::InvalidTime));
-        assert_eq!(check_simple(&tm, b"12:0"), Some(SpecErrorCode::InvalidTime));
         assert_eq!(
-            check_simple(&tm, b"12005"),
+            check_simple_t(&tm, b"2400"),
             Some(SpecErrorCode::InvalidTime)
         );
         assert_eq!(
-            check_simple(&tm, b"120"),
+            check_simple_t(&tm, b"1260"),
+            Some(SpecErrorCode::InvalidTime)
+        );
+        assert_eq!(
+            check_simple_t(&tm, b"12:0"),
+            Some(SpecErrorCode::InvalidTime)
+        );
+        assert_eq!(
+            check_simple_t(&tm, b"12005"),
+            Some(SpecErrorCode::InvalidTime)
+        );
+        assert_eq!(
+            check_simple_t(&tm, b"120"),
             Some(SpecErrorCode::DataElementTooShort)
         );
     }
@@ -223,33 +238,33 @@ mod tests {
     #[test]
     fn numbers() {
         let n0 = elem(DataType::N(0), 1, 3, &[], false);
-        assert_eq!(check_simple(&n0, b"-123"), None);
+        assert_eq!(check_simple_t(&n0, b"-123"), None);
         assert_eq!(
-            check_simple(&n0, b"1234"),
+            check_simple_t(&n0, b"1234"),
             Some(SpecErrorCode::DataElementTooLong)
         );
         assert_eq!(
-            check_simple(&n0, b"1.2"),
+            check_simple_t(&n0, b"1.2"),
             Some(SpecErrorCode::InvalidCharacterInDataElement)
         );
         let r = elem(DataType::R, 1, 4, &[], false);
-        assert_eq!(check_simple(&r, b"-12.34"), None);
-        assert_eq!(check_simple(&r, b".5"), None);
-        assert_eq!(check_simple(&r, b"1E-3"), None);
+        assert_eq!(check_simple_t(&r, b"-12.34"), None);
+        assert_eq!(check_simple_t(&r, b".5"), None);
+        assert_eq!(check_simple_t(&r, b"1E-3"), None);
         assert_eq!(
-            check_simple(&r, b"12.345"),
+            check_simple_t(&r, b"12.345"),
             Some(SpecErrorCode::DataElementTooLong)
         );
         assert_eq!(
-            check_simple(&r, b"1.2.3"),
+            check_simple_t(&r, b"1.2.3"),
             Some(SpecErrorCode::InvalidCharacterInDataElement)
         );
         assert_eq!(
-            check_simple(&r, b"."),
+            check_simple_t(&r, b"."),
             Some(SpecErrorCode::InvalidCharacterInDataElement)
         );
         assert_eq!(
-            check_simple(&r, b"1,5"),
+            check_simple_t(&r, b"1,5"),
             Some(SpecErrorCode::InvalidCharacterInDataElement)
         );
     }
@@ -257,25 +272,25 @@ mod tests {
     #[test]
     fn codes_and_lengths() {
         let closed = elem(DataType::Id, 2, 2, &["00", "04"], false);
-        assert_eq!(check_simple(&closed, b"04"), None);
+        assert_eq!(check_simple_t(&closed, b"04"), None);
         assert_eq!(
-            check_simple(&closed, b"05"),
+            check_simple_t(&closed, b"05"),
             Some(SpecErrorCode::InvalidCodeValue)
         );
         assert_eq!(
-            check_simple(&closed, b"0"),
+            check_simple_t(&closed, b"0"),
             Some(SpecErrorCode::DataElementTooShort)
         );
         let open = elem(DataType::Id, 2, 2, &["00"], true);
-        assert_eq!(check_simple(&open, b"99"), None);
+        assert_eq!(check_simple_t(&open, b"99"), None);
         let an = elem(DataType::An, 1, 3, &[], false);
-        assert_eq!(check_simple(&an, "äöü".as_bytes()), None);
+        assert_eq!(check_simple_t(&an, "äöü".as_bytes()), None);
         assert_eq!(
-            check_simple(&an, b"abcd"),
+            check_simple_t(&an, b"abcd"),
             Some(SpecErrorCode::DataElementTooLong)
         );
         assert_eq!(
-            check_simple(&an, b"a\tb"),
+            check_simple_t(&an, b"a\tb"),
             Some(SpecErrorCode::InvalidCharacterInDataElement)
         );
     }
