@@ -1168,3 +1168,253 @@ macro_rules! store_conformance {
 
 store_conformance!(postgres, crate::store_support::PostgresHarness);
 store_conformance!(sqlite, crate::store_support::SqliteHarness);
+
+/// What only the PostgreSQL store has: a server to lose, migrations, rows written by
+/// hand.
+mod postgres_only {
+    use std::time::Duration;
+
+    use transload::store::postgres::{PostgresOptions, PostgresStore};
+
+    use super::*;
+    use crate::store_support::PostgresHarness;
+
+    #[tokio::test]
+    async fn unreachable_server_is_unavailable() {
+        let mut options = PostgresOptions::new("host=127.0.0.1 port=1 user=postgres dbname=none");
+        options.connect_timeout = Duration::from_secs(2);
+        match PostgresStore::connect_with(options).await {
+            Err(error @ StoreError::Unavailable(_)) => assert!(error.is_transient()),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn invalid_connection_string_is_refused() {
+        match PostgresStore::connect("host=127.0.0.1 port=not-a-port").await {
+            Err(error @ StoreError::Other(_)) => assert!(!error.is_transient()),
+            other => panic!("expected Other, got {other:?}"),
+        }
+    }
+
+    async fn migrations_are_recorded_once(harness: &PostgresHarness) {
+        // Every connect migrates; several at once must not trip over each other.
+        let mut connects = Vec::new();
+        for _ in 0..4 {
+            let url = harness.url().to_owned();
+            connects.push(tokio::spawn(
+                async move { PostgresStore::connect(&url).await },
+            ));
+        }
+        for connect in connects {
+            connect.await.unwrap().unwrap();
+        }
+        let rows = harness
+            .sql()
+            .await
+            .query(
+                "SELECT version, name FROM schema_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .unwrap();
+        let applied: Vec<(i64, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        assert_eq!(applied, [(1, "initial".to_owned())]);
+    }
+
+    async fn unknown_migration_is_refused(harness: &PostgresHarness) {
+        harness
+            .sql()
+            .await
+            .execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')",
+                &[],
+            )
+            .await
+            .unwrap();
+        match PostgresStore::connect(harness.url()).await {
+            Err(StoreError::Corrupt(message)) => assert!(message.contains("9999"), "{message}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    async fn undecodable_rows_are_corrupt(harness: &PostgresHarness) {
+        let store = harness.store();
+        let dead = dead_letter(Stage::Inbound, Some("odfl"), at(0));
+        insert_dead_letters(&store, std::slice::from_ref(&dead)).await;
+        let sql = harness.sql().await;
+        sql.execute(
+            "UPDATE dead_letters SET headers = '{\"n\": 1}' WHERE id = $1",
+            &[&dead.id],
+        )
+        .await
+        .unwrap();
+        match store.dead_letter(dead.id).await {
+            Err(StoreError::Corrupt(message)) => assert!(message.contains("headers"), "{message}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        sql.execute(
+            "UPDATE dead_letters SET headers = '{}', partner = 'Not A Slug' WHERE id = $1",
+            &[&dead.id],
+        )
+        .await
+        .unwrap();
+        match store.dead_letters(&DeadLetterFilter::default()).await {
+            Err(StoreError::Corrupt(message)) => assert!(message.contains("partner"), "{message}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        let load = key("acme", "load", "L-13");
+        let unit = UnitOfWork {
+            states: vec![write(&load, None, json!(1))],
+            ..UnitOfWork::default()
+        };
+        assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+        sql.execute("ALTER TABLE state DROP CONSTRAINT state_version_check", &[])
+            .await
+            .unwrap();
+        sql.execute("UPDATE state SET version = -1", &[])
+            .await
+            .unwrap();
+        match store.load_state(&load).await {
+            Err(StoreError::Corrupt(message)) => assert!(message.contains("version"), "{message}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    /// The server drops every connection: calls fail as `Unavailable` (transient), never
+    /// as anything else, and the pool recovers by itself.
+    async fn lost_connections_are_unavailable_then_recover(harness: &PostgresHarness) {
+        let store = harness.store();
+        let load = key("acme", "load", "L-14");
+        // Fill the pool with a few connections.
+        let mut warm = Vec::new();
+        for _ in 0..4 {
+            let store = store.clone();
+            let load = load.clone();
+            warm.push(tokio::spawn(async move { store.load_state(&load).await }));
+        }
+        for task in warm {
+            task.await.unwrap().unwrap();
+        }
+        let killed = harness
+            .sql()
+            .await
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(!killed.is_empty(), "the store held no connection to kill");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut recovered = false;
+        for _ in 0..10 {
+            match store.load_state(&load).await {
+                Ok(_) => {
+                    recovered = true;
+                    break;
+                }
+                Err(error @ StoreError::Unavailable(_)) => assert!(error.is_transient()),
+                Err(other) => panic!("a lost connection must be Unavailable, got {other:?}"),
+            }
+        }
+        assert!(recovered, "the store did not reconnect");
+        let unit = UnitOfWork {
+            states: vec![write(&load, None, json!("after"))],
+            ..UnitOfWork::default()
+        };
+        let mut outcome = store.commit(unit.clone()).await;
+        for _ in 0..10 {
+            match outcome {
+                Err(StoreError::Unavailable(_)) => outcome = store.commit(unit.clone()).await,
+                _ => break,
+            }
+        }
+        assert_eq!(outcome.unwrap(), CommitOutcome::Committed);
+    }
+
+    /// The server kills the connection of a commit waiting for a row lock: the commit
+    /// fails as `Unavailable` and writes nothing.
+    async fn commit_killed_midway_is_unavailable_and_writes_nothing(harness: &PostgresHarness) {
+        let store = harness.store();
+        let load = key("acme", "load", "L-15");
+        let create = UnitOfWork {
+            states: vec![write(&load, None, json!("v1"))],
+            ..UnitOfWork::default()
+        };
+        assert_eq!(commit(&store, create).await, CommitOutcome::Committed);
+
+        // Another session holds the row.
+        let mut holder = harness.sql().await;
+        let lock = holder.transaction().await.unwrap();
+        lock.execute(
+            "SELECT 1 FROM state WHERE tenant = 'acme' AND key = 'L-15' FOR UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+
+        let input = Uuid::now_v7();
+        let unit = UnitOfWork {
+            processed: processed("decide", input),
+            states: vec![write(&load, Some(1), json!("v2"))],
+            outbox: vec![(Stage::Outbound, message(1))],
+            ..UnitOfWork::default()
+        };
+        let waiting = {
+            let store = store.clone();
+            tokio::spawn(async move { store.commit(unit).await })
+        };
+        let watcher = harness.sql().await;
+        let mut killed = false;
+        for _ in 0..100 {
+            let rows = watcher
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            if !rows.is_empty() {
+                killed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(killed, "the commit never waited for the lock");
+        match waiting.await.unwrap() {
+            Err(error @ StoreError::Unavailable(_)) => assert!(error.is_transient()),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        lock.rollback().await.unwrap();
+        assert!(!store.is_processed("decide", input).await.unwrap());
+        assert_eq!(store.load_state(&load).await.unwrap().unwrap().version, 1);
+        assert!(all_pending(&store).await.is_empty());
+    }
+
+    macro_rules! postgres_cases {
+        ($($case:ident),+ $(,)?) => {
+            mod cases {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        crate::run::<crate::store_support::PostgresHarness, _>(|harness| {
+                            Box::pin(super::$case(harness))
+                        })
+                        .await;
+                    }
+                )+
+            }
+        };
+    }
+
+    postgres_cases!(
+        migrations_are_recorded_once,
+        unknown_migration_is_refused,
+        undecodable_rows_are_corrupt,
+        lost_connections_are_unavailable_then_recover,
+        commit_killed_midway_is_unavailable_and_writes_nothing,
+    );
+}

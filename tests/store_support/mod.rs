@@ -36,9 +36,12 @@ async fn postgres_admin() -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&url, NoTls)
         .await
         .unwrap_or_else(|error| {
+            let cause = std::error::Error::source(&error)
+                .map(|cause| format!(" ({cause})"))
+                .unwrap_or_default();
             panic!(
                 "the store conformance suite needs a PostgreSQL server at `{server}` \
-                 (trust auth for user postgres), and it cannot be reached: {error}. \
+                 (trust auth for user postgres), and it cannot be reached: {error}{cause}. \
                  Start it (CI does, in .ci/run) or point TRANSLOAD_TEST_POSTGRES at one."
             )
         });
@@ -55,6 +58,24 @@ pub(crate) struct PostgresHarness {
     database: String,
     url: String,
     store: PostgresStore,
+}
+
+impl PostgresHarness {
+    /// The connection string of the test database.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A plain connection to the test database, to look at or tamper with its tables.
+    pub(crate) async fn sql(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await.unwrap();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                eprintln!("connection to the test database ended: {error}");
+            }
+        });
+        client
+    }
 }
 
 impl Harness for PostgresHarness {
