@@ -619,3 +619,38 @@ fn freight_invoices_in_005010_use_l11() {
         ]
     );
 }
+
+#[test]
+fn degenerate_input_does_not_panic() {
+    let spec = spec_for("004010", "204").expect("204 spec");
+    let none: Vec<Seg> = Vec::new();
+    let tags: Vec<_> = spec
+        .validate(&none)
+        .iter()
+        .map(|e| (e.segment_index, e.segment_tag.clone(), e.code))
+        .collect();
+    let missing = SpecErrorCode::MandatorySegmentMissing;
+    assert_eq!(
+        tags,
+        vec![
+            (0, "ST".to_owned(), missing),
+            (0, "B2".to_owned(), missing),
+            (0, "B2A".to_owned(), missing),
+            (0, "S5".to_owned(), missing),
+            (0, "SE".to_owned(), missing),
+        ]
+    );
+    // Garbage tags, empty tags, overlong tags and elements.
+    let junk = segs("~*~ABCD*1~ST*204*0001~SE~~SE*1*2*3", None);
+    let errors = spec.validate(&junk);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.code == SpecErrorCode::UnrecognizedSegmentId)
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.code == SpecErrorCode::TooManyDataElements)
+    );
+}
