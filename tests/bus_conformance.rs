@@ -311,3 +311,64 @@ impl Harness for EmbeddedHarness {
 }
 
 bus_conformance!(embedded, EmbeddedHarness);
+
+use transload::bus::amqp::{AmqpBus, AmqpConfig};
+
+/// RabbitMQ (127.0.0.1:5672, or `TRANSLOAD_AMQP_URI`) under a fresh prefix, whose
+/// exchanges and queues are deleted when the harness is dropped.
+struct AmqpHarness {
+    config: AmqpConfig,
+    bus: AmqpBus,
+}
+
+impl Harness for AmqpHarness {
+    type Bus = AmqpBus;
+
+    async fn new() -> Self {
+        let config = AmqpConfig {
+            uri: std::env::var("TRANSLOAD_AMQP_URI")
+                .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned()),
+            prefix: format!("tl-conformance-{}", Uuid::now_v7().simple()),
+            retry_tiers: vec![Duration::from_secs(1), Duration::from_secs(5)],
+            watchdog_interval: Duration::from_secs(1),
+            ..AmqpConfig::default()
+        };
+        let bus = AmqpBus::connect(config.clone())
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "RabbitMQ is not reachable at {} ({error}); the amqp conformance tests \
+                     need a running broker",
+                    config.uri
+                )
+            });
+        AmqpHarness { config, bus }
+    }
+
+    fn bus(&self) -> AmqpBus {
+        self.bus.clone()
+    }
+
+    async fn reopen(&self) -> AmqpBus {
+        AmqpBus::connect(self.config.clone()).await.unwrap()
+    }
+}
+
+impl Drop for AmqpHarness {
+    fn drop(&mut self) {
+        let bus = self.bus.clone();
+        // Drop cannot await: delete the topology on a runtime of its own.
+        let deleted = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| runtime.block_on(bus.delete_topology()))
+        })
+        .join();
+        if !matches!(deleted, Ok(Ok(Ok(())))) {
+            eprintln!("amqp conformance: could not delete the test topology: {deleted:?}");
+        }
+    }
+}
+
+bus_conformance!(amqp, AmqpHarness);
