@@ -440,6 +440,49 @@ async fn raw_messages_dedupe_per_tenant<H: Harness>(harness: &H) {
     assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
 }
 
+/// Receivers racing with the same input: one stores it, the others learn its id.
+async fn raw_dedupe_under_concurrency<H: Harness>(harness: &H) {
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = if n % 2 == 0 {
+            harness.store()
+        } else {
+            harness.reopen().await
+        };
+        tasks.push(tokio::spawn(async move {
+            let raw = raw("acme", "ISA-000000777");
+            let id = raw.id;
+            let unit = UnitOfWork {
+                raw: Some(raw),
+                outbox: vec![(Stage::Inbound, message(n))],
+                ..UnitOfWork::default()
+            };
+            (id, store.commit(unit).await.unwrap())
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let winners: Vec<Uuid> = results
+        .iter()
+        .filter(|(_, outcome)| *outcome == CommitOutcome::Committed)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(winners.len(), 1, "results: {results:?}");
+    for (_, outcome) in &results {
+        assert!(
+            *outcome == CommitOutcome::Committed
+                || *outcome
+                    == CommitOutcome::DuplicateRaw {
+                        existing: winners[0]
+                    },
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(all_pending(&harness.store()).await.len(), 1);
+}
+
 // ---------------------------------------------------------------------------------------
 // State
 // ---------------------------------------------------------------------------------------
@@ -1138,6 +1181,7 @@ macro_rules! store_conformance {
             processed_marker_refuses_a_second_commit,
             processed_marker_under_concurrency,
             raw_messages_dedupe_per_tenant,
+            raw_dedupe_under_concurrency,
             state_optimistic_concurrency,
             state_writers_race,
             state_is_isolated_by_tenant,
@@ -1394,6 +1438,43 @@ mod postgres_only {
         assert!(all_pending(&store).await.is_empty());
     }
 
+    /// A commit that waits for a lock longer than the statement timeout fails as
+    /// `Unavailable` instead of hanging.
+    async fn statement_timeout_bounds_lock_waits(harness: &PostgresHarness) {
+        let mut options = PostgresOptions::new(harness.url());
+        options.statement_timeout = Duration::from_millis(300);
+        let store = PostgresStore::connect_with(options).await.unwrap();
+        let load = key("acme", "load", "L-16");
+        let create = UnitOfWork {
+            states: vec![write(&load, None, json!("v1"))],
+            ..UnitOfWork::default()
+        };
+        assert_eq!(commit(&store, create).await, CommitOutcome::Committed);
+        let mut holder = harness.sql().await;
+        let lock = holder.transaction().await.unwrap();
+        lock.execute(
+            "SELECT 1 FROM state WHERE tenant = 'acme' AND key = 'L-16' FOR UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+        let unit = UnitOfWork {
+            states: vec![write(&load, Some(1), json!("v2"))],
+            ..UnitOfWork::default()
+        };
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(Duration::from_secs(10), store.commit(unit))
+            .await
+            .expect("the commit hung past its statement timeout");
+        match outcome {
+            Err(error @ StoreError::Unavailable(_)) => assert!(error.is_transient()),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        lock.rollback().await.unwrap();
+        assert_eq!(store.load_state(&load).await.unwrap().unwrap().version, 1);
+    }
+
     macro_rules! postgres_cases {
         ($($case:ident),+ $(,)?) => {
             mod cases {
@@ -1416,5 +1497,6 @@ mod postgres_only {
         undecodable_rows_are_corrupt,
         lost_connections_are_unavailable_then_recover,
         commit_killed_midway_is_unavailable_and_writes_nothing,
+        statement_timeout_bounds_lock_waits,
     );
 }

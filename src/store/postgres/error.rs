@@ -7,13 +7,13 @@ use transload_core::store::StoreError;
 
 /// SQLSTATE classes and codes after which trying again may succeed: connection
 /// exceptions (08), insufficient resources (53), operator intervention such as a server
-/// shutting down (57P), serialization failures and deadlocks (40001, 40P01).
+/// shutting down (57P), a statement cancelled by `statement_timeout` (57014), a lock not
+/// obtained in time (55P03), serialization failures and deadlocks (40001, 40P01).
 fn is_transient_code(code: &str) -> bool {
     code.starts_with("08")
         || code.starts_with("53")
         || code.starts_with("57P")
-        || code == "40001"
-        || code == "40P01"
+        || matches!(code, "57014" | "55P03" | "40001" | "40P01")
 }
 
 /// Whether `error` is about reaching the server rather than about the statement.

@@ -45,6 +45,12 @@ pub(super) async fn run(client: &mut Object) -> Result<(), StoreError> {
         .execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
         .await
         .map_err(|error| db(&error))?;
+    // Waiting for another migrator is bounded by the statement timeout; a migration,
+    // once this process runs it, is not.
+    transaction
+        .batch_execute("SET LOCAL statement_timeout = 0")
+        .await
+        .map_err(|error| db(&error))?;
     transaction
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (

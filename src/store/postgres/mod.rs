@@ -52,11 +52,15 @@ pub struct PostgresOptions {
     /// How long an operation waits for a free connection before it fails as
     /// `Unavailable`.
     pub acquire_timeout: Duration,
+    /// How long one statement may run, waiting for locks included, before the server
+    /// cancels it and the operation fails as `Unavailable` (a hub process stuck inside a
+    /// transaction cannot hold the others up for longer). Zero: no limit.
+    pub statement_timeout: Duration,
 }
 
 impl PostgresOptions {
     /// Options for `url` with the defaults: 16 connections, 5 s to connect, 10 s to get a
-    /// connection from the pool.
+    /// connection from the pool, 30 s per statement.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
@@ -64,6 +68,7 @@ impl PostgresOptions {
             max_connections: 16,
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -76,6 +81,7 @@ impl fmt::Debug for PostgresOptions {
             .field("max_connections", &self.max_connections)
             .field("connect_timeout", &self.connect_timeout)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
             .finish()
     }
 }
@@ -120,6 +126,14 @@ impl PostgresStore {
         config.connect_timeout(options.connect_timeout);
         if config.get_application_name().is_none() {
             config.application_name("transload");
+        }
+        let timeout_ms = options.statement_timeout.as_millis();
+        if timeout_ms > 0 {
+            let session = match config.get_options() {
+                Some(given) => format!("{given} -c statement_timeout={timeout_ms}"),
+                None => format!("-c statement_timeout={timeout_ms}"),
+            };
+            config.options(session);
         }
         let manager = Manager::from_config(
             config,
