@@ -67,6 +67,8 @@ pub struct X12Reader<'h, R> {
     /// The current set outgrew the limit: skip its segments up to its SE.
     skipping: bool,
     max_set_bytes: usize,
+    /// Read buffer (allocated once), copied into `buf` after each read.
+    scratch: Vec<u8>,
 }
 
 impl<R> std::fmt::Debug for X12Reader<'_, R> {
@@ -107,6 +109,7 @@ impl<'h, R: Read> X12Reader<'h, R> {
             carry: None,
             skipping: false,
             max_set_bytes: DEFAULT_MAX_SET_BYTES,
+            scratch: Vec::new(),
         }
     }
 
@@ -274,22 +277,18 @@ impl<'h, R: Read> X12Reader<'h, R> {
                 r.end -= keep;
             }
         }
-        let len = self.buf.len();
-        self.buf.resize(len + CHUNK, 0);
+        if self.scratch.is_empty() {
+            self.scratch = vec![0; CHUNK];
+        }
         let n = loop {
-            match self
-                .reader
-                .read(self.buf.get_mut(len..).unwrap_or_default())
-            {
-                Ok(n) => break n,
+            match self.reader.read(&mut self.scratch) {
+                Ok(n) => break n.min(self.scratch.len()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(len + n);
+        self.buf
+            .extend_from_slice(self.scratch.get(..n).unwrap_or_default());
         if n == 0 {
             self.eof = true;
         }

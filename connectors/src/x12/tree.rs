@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::delimiters::Delimiters;
-use super::document::{Document, TransactionSet};
+use super::document::{Document, Group, Interchange, TransactionSet};
 use super::segment::Segment;
 
 /// How bytes of element values map to JSON text.
@@ -239,29 +239,108 @@ pub fn to_tree(doc: &Document<'_>, input: &[u8]) -> X12Tree {
     } else {
         Encoding::Latin1
     };
-    let node = |s: &Segment<'_>| segment_node(s, encoding);
     X12Tree {
         encoding,
         interchanges: doc
             .interchanges
             .iter()
-            .map(|ix| InterchangeNode {
-                delimiters: ix.delimiters,
-                isa: ix.isa.as_ref().map(node),
-                segments: ix.other.iter().map(node).collect(),
-                groups: ix
-                    .groups
-                    .iter()
-                    .map(|g| GroupNode {
-                        gs: g.gs.as_ref().map(node),
-                        segments: g.other.iter().map(node).collect(),
-                        transaction_sets: g.sets.iter().map(|t| set_node(t, encoding)).collect(),
-                        ge: g.ge.as_ref().map(node),
-                    })
-                    .collect(),
-                iea: ix.iea.as_ref().map(node),
-            })
+            .map(|ix| interchange_node(ix, encoding))
             .collect(),
+    }
+}
+
+/// Segments that belong to no group or set keep their place: those before the first group
+/// (set) go to the interchange's (group's) `segments`, later ones into a GS-less group
+/// (ST-less set) at their position, so writing the tree back preserves the order.
+fn interchange_node(ix: &Interchange<'_>, encoding: Encoding) -> InterchangeNode {
+    let node = |s: &Segment<'_>| segment_node(s, encoding);
+    let first_group = ix.groups.first().map_or(u64::MAX, group_start);
+    let (leading, strays): (Vec<&Segment<'_>>, Vec<&Segment<'_>>) = ix
+        .other
+        .iter()
+        .partition(|s| s.position.segment_index < first_group);
+    let mut items: Vec<(u64, GroupNode)> = ix
+        .groups
+        .iter()
+        .map(|g| (group_start(g), group_node(g, encoding)))
+        .collect();
+    for s in strays {
+        items.push((
+            s.position.segment_index,
+            GroupNode {
+                gs: None,
+                segments: vec![node(s)],
+                transaction_sets: Vec::new(),
+                ge: None,
+            },
+        ));
+    }
+    items.sort_by_key(|(at, _)| *at);
+    let mut groups: Vec<GroupNode> = Vec::with_capacity(items.len());
+    for (_, g) in items {
+        let stray_only =
+            |g: &GroupNode| g.gs.is_none() && g.transaction_sets.is_empty() && g.ge.is_none();
+        match groups.last_mut() {
+            Some(prev) if stray_only(prev) && stray_only(&g) => prev.segments.extend(g.segments),
+            _ => groups.push(g),
+        }
+    }
+    InterchangeNode {
+        delimiters: ix.delimiters,
+        isa: ix.isa.as_ref().map(node),
+        segments: leading.into_iter().map(node).collect(),
+        groups,
+        iea: ix.iea.as_ref().map(node),
+    }
+}
+
+fn group_start(g: &Group<'_>) -> u64 {
+    g.gs.iter()
+        .chain(g.other.iter())
+        .chain(g.sets.iter().flat_map(|t| t.segments.first()))
+        .chain(g.ge.iter())
+        .map(|s| s.position.segment_index)
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+fn group_node(g: &Group<'_>, encoding: Encoding) -> GroupNode {
+    let node = |s: &Segment<'_>| segment_node(s, encoding);
+    let first_set = g
+        .sets
+        .first()
+        .and_then(|t| t.segments.first())
+        .map_or(u64::MAX, |s| s.position.segment_index);
+    let (leading, strays): (Vec<&Segment<'_>>, Vec<&Segment<'_>>) = g
+        .other
+        .iter()
+        .partition(|s| s.position.segment_index < first_set);
+    let mut items: Vec<(u64, SetNode)> = g
+        .sets
+        .iter()
+        .map(|t| {
+            (
+                t.segments
+                    .first()
+                    .map_or(u64::MAX, |s| s.position.segment_index),
+                set_node(t, encoding),
+            )
+        })
+        .collect();
+    for s in strays {
+        items.push((
+            s.position.segment_index,
+            SetNode {
+                segments: vec![Node::Segment(node(s))],
+            },
+        ));
+    }
+    items.sort_by_key(|(at, _)| *at);
+    GroupNode {
+        gs: g.gs.as_ref().map(node),
+        segments: leading.into_iter().map(node).collect(),
+        transaction_sets: items.into_iter().map(|(_, t)| t).collect(),
+        ge: g.ge.as_ref().map(node),
     }
 }
 
@@ -299,5 +378,15 @@ mod tests {
         assert_eq!(tree.encoding, Encoding::Latin1);
         let n1 = &tree.interchanges[0].groups[0].transaction_sets[0].segments[1];
         assert!(matches!(n1, Node::Segment(s) if s.text(2) == Some("CAF\u{C9}")));
+    }
+
+    #[test]
+    fn stray_segments_keep_their_place() {
+        use crate::x12::writer::{WriteOptions, write_tree};
+        let data = b"SA*1~GS*IN*A*B*20240101*1200*1*X*004010~ST*850*0001~SE*2*0001~X1*a~ST*850*0002~SE*2*0002~GE*2*1~IEA*1*000000001~Q2*b~";
+        let tree = to_tree(&parse(data), data);
+        let out = write_tree(&tree, &WriteOptions::default()).unwrap();
+        // Everything but the trailing data after the last IEA, in the same order.
+        assert_eq!(out, data[..data.len() - 5].to_vec());
     }
 }
