@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use transload_core::bus::Stage;
+use transload_core::ids::PartnerId;
+use uuid::Uuid;
+
 use crate::commands::x12::X12Command;
 
 /// transload: an integration hub for logistics.
@@ -63,9 +67,15 @@ pub(crate) enum Command {
     /// [not built yet: issue #5] Test and run mapping files.
     #[command(subcommand)]
     Map(MapCommand),
-    /// [not built yet: issue #4] Inspect and replay the dead-letter queue.
-    #[command(subcommand)]
-    Dlq(DlqCommand),
+    /// Find, inspect and replay what failed (the dead-letter queue).
+    Dlq {
+        /// The configuration file (it names the store).
+        #[arg(long, short, global = true, default_value = "transload.toml")]
+        config: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
     /// [not built yet: issue #7] Play a day of sample messages through a running hub.
     Demo,
     /// [not built yet: issue #7] Load-test a running hub beside a raw RabbitMQ baseline.
@@ -106,22 +116,38 @@ pub(crate) enum MapCommand {
     },
 }
 
-/// `transload dlq …` (issue #4).
+/// `transload dlq …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum DlqCommand {
-    /// [not built yet: issue #4] List dead-lettered messages.
-    List,
-    /// [not built yet: issue #4] Show one dead-lettered message with its reason and bytes.
-    Show {
-        /// The entry's id.
-        id: String,
+    /// List dead letters, newest first.
+    List {
+        /// Only this stage: inbound, events or outbound.
+        #[arg(long, value_parser = crate::commands::dlq::parse_stage)]
+        stage: Option<Stage>,
+        /// Only this partner.
+        #[arg(long, value_parser = |value: &str| PartnerId::new(value).map_err(|error| error.to_string()))]
+        partner: Option<PartnerId>,
+        /// Include the ones already redriven.
+        #[arg(long)]
+        all: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
     },
-    /// [not built yet: issue #4] Send a dead-lettered message through its stage again.
+    /// Show one dead letter with its reason, headers and original bytes.
+    Show {
+        /// The dead letter's id.
+        id: Uuid,
+    },
+    /// Send a dead letter through its stage again (once).
     Redrive {
-        /// The entry's id.
-        id: String,
-        /// Open the message in $EDITOR before sending it again.
+        /// The dead letter's id.
+        id: Uuid,
+        /// Open the body in $VISUAL/$EDITOR first and send what was saved.
         #[arg(long)]
         edit: bool,
+        /// Who is redriving, for the audit log.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
     },
 }

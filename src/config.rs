@@ -37,15 +37,22 @@ pub struct HttpConfig {
 /// The `[amqp]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AmqpConfig {
+pub struct AmqpSection {
     /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
     pub url: String,
+    /// Prefix of the exchange and queue names (`transload.inbound`…).
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+fn default_prefix() -> String {
+    "transload".to_owned()
 }
 
 /// The `[postgres]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PostgresConfig {
+pub struct PostgresSection {
     /// Connection URL, e.g. `postgres://postgres@127.0.0.1:5432/transload`.
     pub url: String,
 }
@@ -60,8 +67,8 @@ struct ConfigFile {
     store: StoreKind,
     data_dir: PathBuf,
     http: HttpConfig,
-    amqp: Option<AmqpConfig>,
-    postgres: Option<PostgresConfig>,
+    amqp: Option<AmqpSection>,
+    postgres: Option<PostgresSection>,
 }
 
 fn default_bus() -> BusKind {
@@ -86,9 +93,9 @@ pub struct Config {
     /// The HTTP API.
     pub http: HttpConfig,
     /// RabbitMQ, when `bus = "amqp"`.
-    pub amqp: Option<AmqpConfig>,
+    pub amqp: Option<AmqpSection>,
     /// PostgreSQL, when `store = "postgres"`.
-    pub postgres: Option<PostgresConfig>,
+    pub postgres: Option<PostgresSection>,
 }
 
 impl Config {

@@ -2,6 +2,7 @@
 //! implementations, and the pipeline workers. The `transload` binary (src/main.rs) is
 //! the command line over this library.
 
+pub mod backends;
 pub mod bus;
 pub mod config;
 pub mod http;

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, LogFormat, SchemasCommand};
+use transload_core::store::DeadLetterFilter;
+
+use crate::cli::{Cli, Command, DlqCommand, LogFormat, SchemasCommand};
 
 /// Exit code of a subcommand that a later issue builds.
 const NOT_BUILT_YET: u8 = 3;
@@ -40,8 +42,36 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate { .. } | Command::Map(_) => {
             Ok(not_built_yet("#5 (connectors and mappings)"))
         }
-        Command::Dlq(_) => Ok(not_built_yet("#4 (bus and store)")),
+        Command::Dlq { config, command } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(dlq(&config, command))
+        }
         Command::Demo | Command::Bench => Ok(not_built_yet("#7 (quickstart, load tool)")),
+    }
+}
+
+async fn dlq(config: &std::path::Path, command: DlqCommand) -> anyhow::Result<ExitCode> {
+    let config = transload::config::Config::load(config)?;
+    let store = transload::backends::open_store(&config).await?;
+    match command {
+        DlqCommand::List {
+            stage,
+            partner,
+            all,
+            limit,
+        } => {
+            let filter = DeadLetterFilter {
+                stage,
+                partner,
+                include_redriven: all,
+                limit,
+            };
+            commands::dlq::list(&store, &filter).await
+        }
+        DlqCommand::Show { id } => commands::dlq::show(&store, id).await,
+        DlqCommand::Redrive { id, edit, by } => commands::dlq::redrive(&store, id, &by, edit).await,
     }
 }
 

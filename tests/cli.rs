@@ -1,6 +1,11 @@
 //! The `transload` binary, run as a user runs it, over real sockets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -164,7 +169,6 @@ fn a_bad_configuration_is_refused_with_its_line() {
 #[test]
 fn subcommands_not_built_yet_say_so_and_fail() {
     for (args, issue) in [
-        (&["dlq", "list"][..], "#4"),
         (&["map", "test"][..], "#5"),
         (&["validate"][..], "#5"),
         (&["demo"][..], "#7"),
@@ -212,4 +216,128 @@ fn schemas_check_passes_on_the_repository_and_export_writes_every_file() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8(output.stdout).unwrap().contains("stale:"));
+}
+
+/// A dead letter in the SQLite store of a hub configured in a temporary folder.
+fn hub_with_a_dead_letter(name: &str) -> (PathBuf, uuid::Uuid, tokio::runtime::Runtime) {
+    use transload::store::sqlite::SqliteStore;
+    use transload_core::bus::{BusMessage, Stage};
+    use transload_core::ids::{PartnerId, TenantId};
+    use transload_core::store::{DeadLetter, Store, UnitOfWork};
+
+    let config = temp_config(
+        name,
+        "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let data = config.parent().unwrap().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let store = SqliteStore::open(&data.join("store.sqlite3")).unwrap();
+    let id = uuid::Uuid::now_v7();
+    let letter = DeadLetter {
+        id,
+        stage: Stage::Inbound,
+        tenant: Some(TenantId::new("acme").unwrap()),
+        partner: Some(PartnerId::new("odfl").unwrap()),
+        reason: "segment 4 (N1): element N101 code ZZ is not valid".to_owned(),
+        attempts: 1,
+        message: BusMessage::new("odfl", b"ISA*00*bad~".to_vec()).with_header("partner", "odfl"),
+        failed_at: jiff::Timestamp::now(),
+        redriven: None,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(store.commit(UnitOfWork {
+            dead_letters: vec![letter],
+            ..UnitOfWork::default()
+        }))
+        .unwrap();
+    (config, id, runtime)
+}
+
+#[test]
+fn dlq_lists_shows_and_redrives_once() {
+    use transload::store::sqlite::SqliteStore;
+    use transload_core::store::Store;
+
+    let (config, id, runtime) = hub_with_a_dead_letter("dlq");
+    let dlq = |args: &[&str]| {
+        transload()
+            .arg("dlq")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let list = dlq(&["list"]);
+    assert!(list.status.success());
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.contains(&id.to_string()) && list.contains("odfl") && list.contains("N101 code ZZ"),
+        "{list}"
+    );
+
+    let show = dlq(&["show", &id.to_string()]);
+    let show = String::from_utf8(show.stdout).unwrap();
+    assert!(show.contains("body (11 bytes):\nISA*00*bad~"), "{show}");
+    assert!(show.contains("redriven:    no"), "{show}");
+
+    // --edit runs $EDITOR on the body: here a sed that fixes it.
+    let redrive = transload()
+        .args(["dlq", "--config"])
+        .arg(&config)
+        .args(["redrive", &id.to_string(), "--edit", "--by", "alice"])
+        .env("VISUAL", "sed -i s/bad/good/")
+        .output()
+        .unwrap();
+    assert!(
+        redrive.status.success(),
+        "{}",
+        String::from_utf8_lossy(&redrive.stderr)
+    );
+    assert!(
+        String::from_utf8(redrive.stdout)
+            .unwrap()
+            .contains("with the edited body")
+    );
+
+    let again = dlq(&["redrive", &id.to_string()]);
+    assert!(!again.status.success(), "a dead letter is redriven once");
+    assert!(
+        String::from_utf8(again.stderr)
+            .unwrap()
+            .contains("redriven already")
+    );
+
+    let store = SqliteStore::open(&config.parent().unwrap().join("data/store.sqlite3")).unwrap();
+    let pending = runtime.block_on(store.pending_outbox(10)).unwrap();
+    assert_eq!(
+        pending.len(),
+        1,
+        "the redrive put the message back on its stage"
+    );
+    assert_eq!(pending[0].message.body, b"ISA*00*good~");
+    assert_eq!(
+        pending[0].message.headers["transload-dead-letter"],
+        id.to_string()
+    );
+    let audit = runtime
+        .block_on(store.audit_log(
+            &transload_core::ids::TenantId::new("acme").unwrap(),
+            &id.to_string(),
+        ))
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, "operator:alice");
+    assert_eq!(audit[0].details["edited"], true);
+
+    let all = String::from_utf8(dlq(&["list"]).stdout).unwrap();
+    assert_eq!(
+        all.trim(),
+        "no dead letters",
+        "redriven letters are hidden without --all"
+    );
+    let all = String::from_utf8(dlq(&["list", "--all"]).stdout).unwrap();
+    assert!(all.contains("[redriven]"), "{all}");
 }

@@ -262,6 +262,7 @@ async fn failed_redrive_writes_nothing<H: Harness>(harness: &H) {
         redrives: vec![Redrive {
             dead_letter_id: unknown,
             by: "operator:alice".to_owned(),
+            edited_body: None,
         }],
         ..UnitOfWork::default()
     };
@@ -996,6 +997,7 @@ async fn redrive_once_through_the_outbox<H: Harness>(harness: &H) {
         redrives: vec![Redrive {
             dead_letter_id: dead.id,
             by: "operator:alice".to_owned(),
+            edited_body: None,
         }],
         audit: vec![audit("acme", &dead.id.to_string(), "redrive", at(10))],
         ..UnitOfWork::default()
@@ -1084,6 +1086,7 @@ async fn redrive_races<H: Harness>(harness: &H) {
                 redrives: vec![Redrive {
                     dead_letter_id: dead.id,
                     by: format!("operator:{n}"),
+                    edited_body: None,
                 }],
                 ..UnitOfWork::default()
             };
@@ -1118,6 +1121,7 @@ async fn redrive_is_not_swallowed_by_the_processed_marker<H: Harness>(harness: &
         redrives: vec![Redrive {
             dead_letter_id: dead.id,
             by: "operator:alice".to_owned(),
+            edited_body: None,
         }],
         ..UnitOfWork::default()
     };

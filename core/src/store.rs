@@ -116,6 +116,14 @@ pub struct DeadLetter {
     pub redriven: Option<(Timestamp, String)>,
 }
 
+/// Header of a redriven message naming the id the message had when it was
+/// dead-lettered. A redriven message gets a new id, so that a processed marker of the
+/// original cannot swallow it.
+pub const REDRIVE_OF_HEADER: &str = "transload-redrive-of";
+
+/// Header of a redriven message naming the dead letter it came from.
+pub const DEAD_LETTER_HEADER: &str = "transload-dead-letter";
+
 /// An operator sends a dead letter through its stage again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redrive {
@@ -123,6 +131,8 @@ pub struct Redrive {
     pub dead_letter_id: Uuid,
     /// Who.
     pub by: String,
+    /// A corrected body to send instead of the original one.
+    pub edited_body: Option<Vec<u8>>,
 }
 
 /// Everything one step of the pipeline writes, committed atomically.

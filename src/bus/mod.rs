@@ -1,6 +1,79 @@
 //! Implementations of [`transload_core::bus::Bus`]: `embedded` (SQLite) and `amqp`
 //! (RabbitMQ through lapin).
 
+pub mod amqp;
 pub mod embedded;
 
-pub mod amqp;
+use std::time::Duration;
+
+use transload_core::bus::{Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery, Stage};
+
+/// The bus the configuration names, chosen at start-up.
+#[derive(Debug, Clone)]
+pub enum AnyBus {
+    /// The embedded bus in SQLite.
+    Embedded(embedded::EmbeddedBus),
+    /// RabbitMQ.
+    Amqp(amqp::AmqpBus),
+}
+
+/// A consumer of an [`AnyBus`].
+#[derive(Debug)]
+pub enum AnyConsumer {
+    /// Of the embedded bus.
+    Embedded(embedded::EmbeddedConsumer),
+    /// Of RabbitMQ.
+    Amqp(Box<amqp::AmqpConsumer>),
+}
+
+impl Bus for AnyBus {
+    type Consumer = AnyConsumer;
+
+    async fn publish(&self, stage: Stage, messages: Vec<BusMessage>) -> Result<(), BusError> {
+        match self {
+            AnyBus::Embedded(bus) => bus.publish(stage, messages).await,
+            AnyBus::Amqp(bus) => bus.publish(stage, messages).await,
+        }
+    }
+
+    async fn consumer(
+        &self,
+        stage: Stage,
+        options: ConsumerOptions,
+    ) -> Result<AnyConsumer, BusError> {
+        Ok(match self {
+            AnyBus::Embedded(bus) => AnyConsumer::Embedded(bus.consumer(stage, options).await?),
+            AnyBus::Amqp(bus) => AnyConsumer::Amqp(Box::new(bus.consumer(stage, options).await?)),
+        })
+    }
+}
+
+impl Consumer for AnyConsumer {
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.next_batch(max, wait).await,
+            AnyConsumer::Amqp(consumer) => consumer.next_batch(max, wait).await,
+        }
+    }
+
+    async fn ack(&mut self, deliveries: &[Delivery]) -> Result<(), BusError> {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.ack(deliveries).await,
+            AnyConsumer::Amqp(consumer) => consumer.ack(deliveries).await,
+        }
+    }
+
+    async fn retry(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.retry(delivery, delay).await,
+            AnyConsumer::Amqp(consumer) => consumer.retry(delivery, delay).await,
+        }
+    }
+
+    async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.reject(delivery, reason).await,
+            AnyConsumer::Amqp(consumer) => consumer.reject(delivery, reason).await,
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod dlq;
 pub(crate) mod run;
 pub(crate) mod schemas;
 pub(crate) mod x12;

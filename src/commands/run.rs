@@ -5,8 +5,10 @@ use std::path::Path;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use transload::backends::{open_bus, open_store};
 use transload::config::{BusKind, Config, StoreKind};
 use transload::http::{AppState, router};
+use transload::pipeline::OutboxRelay;
 
 /// Starts the hub described by the configuration at `config_path` and serves until
 /// SIGINT or SIGTERM.
@@ -19,8 +21,8 @@ pub(crate) async fn run(
     listen_override: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let bus = open_bus(&config).await?;
+    let store = open_store(&config).await?;
     let listen = listen_override.unwrap_or(config.http.listen);
     let listener = TcpListener::bind(listen)
         .await
@@ -45,15 +47,18 @@ pub(crate) async fn run(
         postgres = config.postgres.as_ref().map(|pg| without_credentials(&pg.url)),
         "transload hub starting"
     );
-    tracing::warn!(
-        "the pipeline stages (intake, translate, decide, deliver) are not built yet; only /health and /ready are served"
-    );
+    // The outbox relay publishes whatever the stages commit; the stages themselves
+    // (translate, decide, deliver) arrive with issues #5 and #6.
+    let relay = tokio::spawn(OutboxRelay::new(bus, store).run());
+    tracing::warn!("the pipeline stages (intake, translate, decide, deliver) are not built yet");
+    let shutdown = shutdown_signal()?;
     // Printed on stdout, not logged, so scripts and tests can find the bound port.
     println!("listening on http://{address}");
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("HTTP server failed")?;
+    relay.abort();
     tracing::info!("transload hub stopped");
     Ok(())
 }
@@ -72,32 +77,21 @@ fn without_credentials(url: &str) -> String {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "cannot listen for SIGTERM");
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from now on; the returned future resolves
+/// on the first. Installed before the hub announces itself, so an early signal is not
+/// lost.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for SIGINT")?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
-            () = terminate => {}
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-    tracing::info!("shutdown requested");
+        tracing::info!("shutdown requested");
+    })
 }
 
 #[cfg(test)]

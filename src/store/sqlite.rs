@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use transload_core::bus::{BusMessage, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
-    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, OutboxRecord, RawMessage, StateKey,
-    StateRecord, Store, StoreError, UnitOfWork,
+    AuditEntry, CommitOutcome, DEAD_LETTER_HEADER, DeadLetter, DeadLetterFilter, OutboxRecord,
+    REDRIVE_OF_HEADER, RawMessage, StateKey, StateRecord, Store, StoreError, UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -79,8 +79,14 @@ fn uuid_from(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|error| corrupt("uuid", error))
 }
 
-fn timestamp_from(text: &str) -> Result<Timestamp, StoreError> {
-    text.parse().map_err(|error| corrupt("timestamp", error))
+/// Times are stored as integer microseconds since the Unix epoch: they sort as numbers
+/// and keep the precision PostgreSQL keeps.
+fn micros(at: Timestamp) -> i64 {
+    at.as_microsecond()
+}
+
+fn timestamp_from(micros: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(micros).map_err(|error| corrupt("timestamp", error))
 }
 
 fn stage_from(text: &str) -> Result<Stage, StoreError> {
@@ -93,7 +99,7 @@ fn version_from(value: i64) -> Result<u64, StoreError> {
 
 /// Applies a unit of work inside `transaction`; the caller commits on `Committed`.
 fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutcome, StoreError> {
-    let now = Timestamp::now().to_string();
+    let now = micros(Timestamp::now());
     if let Some(processed) = &unit.processed {
         let inserted = transaction
             .execute(
@@ -129,7 +135,7 @@ fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutco
                     raw.partner.as_str(),
                     raw.format,
                     raw.dedupe_key.as_str(),
-                    raw.received_at.to_string(),
+                    micros(raw.received_at),
                     to_json(&raw.metadata)?,
                     raw.body,
                 ],
@@ -149,7 +155,8 @@ fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutco
                     write.key.tenant.as_str(),
                     write.key.kind,
                     write.key.key,
-                    i64::try_from(expected).map_err(|error| StoreError::Other(error.to_string()))?,
+                    // A version beyond i64 cannot exist: it matches no row, a conflict.
+                    i64::try_from(expected).unwrap_or(-1),
                     to_json(&write.value)?
                 ],
             ),
@@ -173,7 +180,7 @@ fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutco
                     entry.action,
                     entry.subject,
                     to_json(&entry.details)?,
-                    entry.at.to_string()
+                    micros(entry.at)
                 ],
             )
             .map_err(store_error)?;
@@ -188,7 +195,18 @@ fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutco
                 params![redrive.dead_letter_id.to_string(), now, redrive.by],
             )
             .map_err(store_error)?;
-        insert_outbox(transaction, dead.stage, &dead.message)?;
+        let body = redrive
+            .edited_body
+            .clone()
+            .unwrap_or_else(|| dead.message.body.clone());
+        let message = BusMessage {
+            id: Uuid::now_v7(),
+            body,
+            ..dead.message.clone()
+        }
+        .with_header(REDRIVE_OF_HEADER, dead.message.id.to_string())
+        .with_header(DEAD_LETTER_HEADER, redrive.dead_letter_id.to_string());
+        insert_outbox(transaction, dead.stage, &message)?;
     }
     for (stage, message) in &unit.outbox {
         insert_outbox(transaction, *stage, message)?;
@@ -209,7 +227,7 @@ fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutco
                     dead.message.routing_key,
                     to_json(&dead.message.headers)?,
                     dead.message.body,
-                    dead.failed_at.to_string(),
+                    micros(dead.failed_at),
                 ],
             )
             .map_err(store_error)?;
@@ -252,8 +270,8 @@ fn dead_letter_from_row(
     let routing_key: String = row.get(7)?;
     let headers: String = row.get(8)?;
     let body: Vec<u8> = row.get(9)?;
-    let failed_at: String = row.get(10)?;
-    let redriven_at: Option<String> = row.get(11)?;
+    let failed_at: i64 = row.get(10)?;
+    let redriven_at: Option<i64> = row.get(11)?;
     let redriven_by: Option<String> = row.get(12)?;
     Ok((|| {
         Ok(DeadLetter {
@@ -275,9 +293,9 @@ fn dead_letter_from_row(
                 headers: headers_from(&headers)?,
                 body,
             },
-            failed_at: timestamp_from(&failed_at)?,
+            failed_at: timestamp_from(failed_at)?,
             redriven: match (redriven_at, redriven_by) {
-                (Some(at), Some(by)) => Some((timestamp_from(&at)?, by)),
+                (Some(at), Some(by)) => Some((timestamp_from(at)?, by)),
                 _ => None,
             },
         })
@@ -377,7 +395,7 @@ impl Store for SqliteStore {
         self.with_connection(move |connection| {
             let transaction = connection.transaction().map_err(store_error)?;
             {
-                let now = Timestamp::now().to_string();
+                let now = micros(Timestamp::now());
                 let mut statement = transaction
                     .prepare_cached("UPDATE outbox SET published_at = ?2 WHERE seq = ?1 AND published_at IS NULL")
                     .map_err(store_error)?;
@@ -402,7 +420,7 @@ impl Store for SqliteStore {
                             row.get::<_, String>(1)?,
                             row.get::<_, String>(2)?,
                             row.get::<_, String>(3)?,
-                            row.get::<_, String>(4)?,
+                            row.get::<_, i64>(4)?,
                             row.get::<_, String>(5)?,
                             row.get::<_, Vec<u8>>(6)?,
                         ))
@@ -417,7 +435,7 @@ impl Store for SqliteStore {
                     partner: PartnerId::new(partner).map_err(|e| corrupt("partner", e))?,
                     format,
                     dedupe_key: DedupeKey::new(dedupe_key).map_err(|e| corrupt("dedupe key", e))?,
-                    received_at: timestamp_from(&received_at)?,
+                    received_at: timestamp_from(received_at)?,
                     metadata: headers_from(&metadata)?,
                     body,
                 })
@@ -481,7 +499,7 @@ impl Store for SqliteStore {
                 .execute(
                     "INSERT OR IGNORE INTO received_control_numbers (partner, sequence, number, received_at)
                      VALUES (?1, ?2, ?3, ?4)",
-                    params![partner.as_str(), sequence, number, Timestamp::now().to_string()],
+                    params![partner.as_str(), sequence, number, micros(Timestamp::now())],
                 )
                 .map(|inserted| inserted == 1)
                 .map_err(store_error)
@@ -535,7 +553,7 @@ impl Store for SqliteStore {
         self.with_connection(move |connection| {
             let mut statement = connection
                 .prepare_cached(
-                    "SELECT actor, action, details, at FROM audit_log WHERE tenant = ?1 AND subject = ?2 ORDER BY seq",
+                    "SELECT actor, action, details, at FROM audit_log WHERE tenant = ?1 AND subject = ?2 ORDER BY at, seq",
                 )
                 .map_err(store_error)?;
             let rows = statement
@@ -544,7 +562,7 @@ impl Store for SqliteStore {
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
                         row.get::<_, String>(2)?,
-                        row.get::<_, String>(3)?,
+                        row.get::<_, i64>(3)?,
                     ))
                 })
                 .map_err(store_error)?;
@@ -557,7 +575,7 @@ impl Store for SqliteStore {
                     action,
                     subject: subject.clone(),
                     details: serde_json::from_str(&details).map_err(|error| corrupt("audit details", error))?,
-                    at: timestamp_from(&at)?,
+                    at: timestamp_from(at)?,
                 });
             }
             Ok(entries)

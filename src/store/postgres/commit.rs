@@ -19,11 +19,7 @@ use uuid::Uuid;
 use super::error::db;
 use super::rows::{self, get, sql_time};
 
-/// Header of a redriven message naming the id the message had when it was dead-lettered.
-pub const REDRIVE_OF_HEADER: &str = "transload-redrive-of";
-
-/// Header of a redriven message naming the dead letter it came from.
-pub const DEAD_LETTER_HEADER: &str = "transload-dead-letter";
+pub use transload_core::store::{DEAD_LETTER_HEADER, REDRIVE_OF_HEADER};
 
 /// Writes `unit` in `transaction`. Returns `Committed` when everything was written and
 /// the caller should commit; any other outcome or an error means the caller must roll
@@ -290,6 +286,10 @@ async fn apply_redrive(transaction: &Transaction<'_>, redrive: &Redrive) -> Resu
     let original = rows::bus_message(&row)?;
     let message = BusMessage {
         id: Uuid::now_v7(),
+        body: redrive
+            .edited_body
+            .clone()
+            .unwrap_or_else(|| original.body.clone()),
         ..original.clone()
     }
     .with_header(REDRIVE_OF_HEADER, original.id.to_string())

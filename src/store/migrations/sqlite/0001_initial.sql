@@ -1,12 +1,13 @@
--- The store's tables. Times are RFC 3339 text in UTC, ids hyphenated UUID text.
+-- The store's tables. Times are integer microseconds since the Unix epoch, ids
+-- hyphenated UUID text.
 
 CREATE TABLE raw_messages (
     id          TEXT PRIMARY KEY,
     tenant      TEXT NOT NULL,
     partner     TEXT NOT NULL,
-    format      TEXT NOT NULL,
+    format      INTEGER NOT NULL,
     dedupe_key  TEXT NOT NULL,
-    received_at TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
     metadata    TEXT NOT NULL,
     body        BLOB NOT NULL,
     UNIQUE (tenant, dedupe_key)
@@ -15,7 +16,7 @@ CREATE TABLE raw_messages (
 CREATE TABLE processed (
     consumer     TEXT NOT NULL,
     message_id   TEXT NOT NULL,
-    processed_at TEXT NOT NULL,
+    processed_at INTEGER NOT NULL,
     PRIMARY KEY (consumer, message_id)
 ) WITHOUT ROWID;
 
@@ -35,7 +36,7 @@ CREATE TABLE audit_log (
     action  TEXT NOT NULL,
     subject TEXT NOT NULL,
     details TEXT NOT NULL,
-    at      TEXT NOT NULL
+    at      INTEGER NOT NULL
 );
 CREATE INDEX audit_log_by_subject ON audit_log (tenant, subject, seq);
 
@@ -46,7 +47,7 @@ CREATE TABLE outbox (
     routing_key  TEXT NOT NULL,
     headers      TEXT NOT NULL,
     body         BLOB NOT NULL,
-    published_at TEXT
+    published_at INTEGER
 );
 CREATE INDEX outbox_pending ON outbox (seq) WHERE published_at IS NULL;
 
@@ -61,7 +62,7 @@ CREATE TABLE received_control_numbers (
     partner     TEXT NOT NULL,
     sequence    TEXT NOT NULL,
     number      TEXT NOT NULL,
-    received_at TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
     PRIMARY KEY (partner, sequence, number)
 ) WITHOUT ROWID;
 
@@ -76,8 +77,8 @@ CREATE TABLE dead_letters (
     routing_key TEXT NOT NULL,
     headers     TEXT NOT NULL,
     body        BLOB NOT NULL,
-    failed_at   TEXT NOT NULL,
-    redriven_at TEXT,
+    failed_at   INTEGER NOT NULL,
+    redriven_at INTEGER,
     redriven_by TEXT
 );
 CREATE INDEX dead_letters_by_time ON dead_letters (failed_at);

@@ -1,0 +1,134 @@
+//! Opens the bus and the store the configuration names.
+
+use std::time::Duration;
+
+use thiserror::Error;
+use transload_core::bus::BusError;
+use transload_core::store::StoreError;
+
+use crate::bus::AnyBus;
+use crate::bus::amqp::{AmqpBus, AmqpConfig};
+use crate::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
+use crate::config::{BusKind, Config, StoreKind};
+use crate::store::AnyStore;
+use crate::store::postgres::PostgresStore;
+use crate::store::sqlite::SqliteStore;
+
+/// The embedded bus's file inside the data directory.
+pub const BUS_FILE: &str = "bus.sqlite3";
+/// The SQLite store's file inside the data directory.
+pub const STORE_FILE: &str = "store.sqlite3";
+
+/// Why the bus or the store could not be opened.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    /// The data directory cannot be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bus failed to open.
+    #[error("cannot open the {kind} bus: {source}")]
+    Bus {
+        /// `embedded` or `amqp`.
+        kind: &'static str,
+        /// Why.
+        source: BusError,
+    },
+    /// The store failed to open.
+    #[error("cannot open the {kind} store: {source}")]
+    Store {
+        /// `sqlite` or `postgres`.
+        kind: &'static str,
+        /// Why.
+        source: StoreError,
+    },
+    /// The configuration names a backend without its settings.
+    #[error("the configuration names {0} without its settings")]
+    Incomplete(&'static str),
+}
+
+/// Opens the configured bus.
+///
+/// # Errors
+/// When it cannot be reached or opened.
+pub async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
+    match config.bus {
+        BusKind::Embedded => {
+            create_data_dir(config)?;
+            EmbeddedBus::open(
+                &config.data_dir.join(BUS_FILE),
+                EmbeddedBusOptions::default(),
+            )
+            .map(AnyBus::Embedded)
+            .map_err(|source| OpenError::Bus {
+                kind: "embedded",
+                source,
+            })
+        }
+        BusKind::Amqp => {
+            let section = config
+                .amqp
+                .as_ref()
+                .ok_or(OpenError::Incomplete("bus = \"amqp\""))?;
+            let amqp = AmqpConfig {
+                uri: section.url.clone(),
+                prefix: section.prefix.clone(),
+                ..AmqpConfig::default()
+            };
+            AmqpBus::connect(amqp)
+                .await
+                .map(AnyBus::Amqp)
+                .map_err(|source| OpenError::Bus {
+                    kind: "amqp",
+                    source,
+                })
+        }
+    }
+}
+
+/// Opens the configured store.
+///
+/// # Errors
+/// When it cannot be reached or opened.
+pub async fn open_store(config: &Config) -> Result<AnyStore, OpenError> {
+    match config.store {
+        StoreKind::Sqlite => {
+            create_data_dir(config)?;
+            SqliteStore::open(&config.data_dir.join(STORE_FILE))
+                .map(AnyStore::Sqlite)
+                .map_err(|source| OpenError::Store {
+                    kind: "sqlite",
+                    source,
+                })
+        }
+        StoreKind::Postgres => {
+            let section = config
+                .postgres
+                .as_ref()
+                .ok_or(OpenError::Incomplete("store = \"postgres\""))?;
+            let connect = PostgresStore::connect(&section.url);
+            tokio::time::timeout(Duration::from_secs(30), connect)
+                .await
+                .map_err(|_| OpenError::Store {
+                    kind: "postgres",
+                    source: StoreError::Unavailable("no answer within 30 s".to_owned()),
+                })?
+                .map(AnyStore::Postgres)
+                .map_err(|source| OpenError::Store {
+                    kind: "postgres",
+                    source,
+                })
+        }
+    }
+}
+
+fn create_data_dir(config: &Config) -> Result<(), OpenError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| OpenError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })
+}
