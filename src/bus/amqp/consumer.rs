@@ -319,7 +319,7 @@ impl AmqpConsumer {
         extra: &[(&str, AMQPValue)],
     ) -> Result<(), BusError> {
         self.owned(delivery)?;
-        let outgoing = encode(&delivery.message, extra)?;
+        let outgoing = encode(delivery.message.clone(), extra)?;
         self.shared
             .publisher
             .publish(exchange, vec![outgoing])

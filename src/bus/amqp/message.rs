@@ -47,7 +47,7 @@ pub(crate) struct Outgoing {
 /// [`BusError::Refused`] for a routing key or header name longer than 255 bytes or a
 /// header name in the reserved `transload-` namespace.
 pub(crate) fn encode(
-    message: &BusMessage,
+    message: BusMessage,
     extra: &[(&str, AMQPValue)],
 ) -> Result<Outgoing, BusError> {
     let mut headers = FieldTable::default();
@@ -83,7 +83,7 @@ pub(crate) fn encode(
         id: message.id,
         routing_key,
         properties,
-        body: message.body.clone(),
+        body: message.body,
     })
 }
 
@@ -172,17 +172,20 @@ mod tests {
     #[test]
     fn encode_refuses_reserved_and_oversized_names() {
         let reserved = BusMessage::new("p1", b"x".to_vec()).with_header("transload-attempt", "3");
-        assert!(matches!(encode(&reserved, &[]), Err(BusError::Refused(_))));
+        assert!(matches!(encode(reserved, &[]), Err(BusError::Refused(_))));
         let long_key = BusMessage::new("k".repeat(256), b"x".to_vec());
-        assert!(matches!(encode(&long_key, &[]), Err(BusError::Refused(_))));
+        assert!(matches!(encode(long_key, &[]), Err(BusError::Refused(_))));
     }
 
     #[test]
     fn encode_sets_id_persistence_and_headers() {
         let message =
             BusMessage::new("acme.load_tendered", b"{}".to_vec()).with_header("tenant", "acme");
-        let outgoing = encode(&message, &[(HEADER_ATTEMPT, AMQPValue::LongLongInt(2))])
-            .unwrap_or_else(|error| panic!("{error}"));
+        let outgoing = encode(
+            message.clone(),
+            &[(HEADER_ATTEMPT, AMQPValue::LongLongInt(2))],
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(outgoing.properties.delivery_mode(), &Some(PERSISTENT));
         assert_eq!(
             outgoing

@@ -149,7 +149,7 @@ impl Bus for AmqpBus {
 
     async fn publish(&self, stage: Stage, messages: Vec<BusMessage>) -> Result<(), BusError> {
         let outgoing = messages
-            .iter()
+            .into_iter()
             .map(|message| message::encode(message, &[]))
             .collect::<Result<Vec<_>, _>>()?;
         let exchange = self.shared.topology.stage_exchange(stage);

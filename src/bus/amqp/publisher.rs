@@ -99,6 +99,19 @@ impl Publisher {
         Ok((channel, generation))
     }
 
+    /// The longest a reconnection may take: every attempt timing out, with the
+    /// longest pauses between them, and the channel setup.
+    fn connect_budget(&self) -> std::time::Duration {
+        let config = &self.config;
+        let attempts =
+            u32::try_from(config.reconnect_attempts.saturating_add(1)).unwrap_or(u32::MAX);
+        config
+            .connect_timeout
+            .saturating_mul(attempts)
+            .saturating_add(config.reconnect_max_delay.saturating_mul(attempts))
+            .saturating_add(config.operation_timeout.saturating_mul(2))
+    }
+
     /// Drops the connection of `generation` if it is still the current one.
     async fn invalidate(&self, generation: u64) {
         let mut link = self.link.lock().await;
@@ -142,7 +155,11 @@ impl Publisher {
             return Ok(());
         }
         let exchange = short(exchange)?;
-        let (channel, generation) = self.channel().await?;
+        // Waiting for the link (another publish may be reconnecting) is bounded too.
+        let budget = self.connect_budget();
+        let (channel, generation) = tokio::time::timeout(budget, self.channel())
+            .await
+            .map_err(|_| BusError::Timeout(budget, "the publisher connection"))??;
         let result = self.publish_on(&channel, &exchange, messages).await;
         if let Err(error) = &result
             && !matches!(error, BusError::Refused(_))
