@@ -57,6 +57,13 @@ fn benches(c: &mut Criterion) {
             black_box(n)
         });
     });
+    g.bench_function("parse_document", |b| {
+        b.iter(|| {
+            black_box(document::parse(black_box(&data)))
+                .interchanges
+                .len()
+        });
+    });
     g.bench_function("parse_validate_with_spec", |b| {
         b.iter(|| {
             let doc = document::parse(black_box(&data));

@@ -330,9 +330,10 @@ fn clean(value: &str, d: Delimiters) -> String {
 /// The body (between ST and SE) of the 997 or 999 for `group`.
 pub fn functional_ack_body(group: &GroupResult, kind: AckKind, d: Delimiters) -> Vec<SegmentNode> {
     let mut body = Vec::new();
-    let mut ak1 = vec![el(&group.functional_id), el(&group.control)];
+    let c = |v: &str| el(&clean(v, d));
+    let mut ak1 = vec![c(&group.functional_id), c(&group.control)];
     if kind == AckKind::Ia999 {
-        ak1.push(el(&group.version));
+        ak1.push(c(&group.version));
     }
     body.push(seg("AK1", ak1));
     let (t3, t4, t5) = match kind {
@@ -340,11 +341,11 @@ pub fn functional_ack_body(group: &GroupResult, kind: AckKind, d: Delimiters) ->
         AckKind::Ia999 => ("IK3", "IK4", "IK5"),
     };
     for set in &group.sets {
-        let mut ak2 = vec![el(&set.set_id), el(&set.control)];
+        let mut ak2 = vec![c(&set.set_id), c(&set.control)];
         if kind == AckKind::Ia999
             && let Some(imp) = &set.implementation
         {
-            ak2.push(el(imp));
+            ak2.push(c(imp));
         }
         body.push(seg("AK2", ak2));
         for s in &set.segments {
@@ -414,14 +415,15 @@ pub fn functional_ack_body(group: &GroupResult, kind: AckKind, d: Delimiters) ->
     body
 }
 
-/// The TA1 segment for an interchange.
-pub fn ta1(result: &InterchangeResult) -> SegmentNode {
+/// The TA1 segment for an interchange (values cleaned of the delimiters `d`).
+pub fn ta1(result: &InterchangeResult, d: Delimiters) -> SegmentNode {
+    let c = |v: &str| el(&clean(v, d));
     seg(
         "TA1",
         vec![
-            el(&result.control),
-            el(&result.date_time.0),
-            el(&result.date_time.1),
+            c(&result.control),
+            c(&result.date_time.0),
+            c(&result.date_time.1),
             el(result.code()),
             el(result.note),
         ],
@@ -467,16 +469,22 @@ pub fn render(
         }),
         AckKind::Ia999 => "005010X231A1".to_owned(),
     };
+    // Values copied from the input must not contain the delimiters of the output, and
+    // must fit the fixed-width ISA.
+    let fit =
+        |v: &str, width: usize| -> String { clean(v, delimiters).chars().take(width).collect() };
     let params = EnvelopeParams {
-        sender_qualifier: result.receiver.0.clone(),
-        sender_id: result.receiver.1.clone(),
-        receiver_qualifier: result.sender.0.clone(),
-        receiver_id: result.sender.1.clone(),
-        application_sender: result.receiver.1.clone(),
-        application_receiver: result.sender.1.clone(),
+        sender_qualifier: fit(&result.receiver.0, 2),
+        sender_id: fit(&result.receiver.1, 15),
+        receiver_qualifier: fit(&result.sender.0, 2),
+        receiver_id: fit(&result.sender.1, 15),
+        application_sender: fit(&result.receiver.1, 15),
+        application_receiver: fit(&result.sender.1, 15),
         functional_id: "FA".to_owned(),
-        version,
-        isa_version: if result.isa_version.len() == 5 {
+        version: fit(&version, 12),
+        isa_version: if result.isa_version.len() == 5
+            && result.isa_version.bytes().all(|b| b.is_ascii_digit())
+        {
             result.isa_version.clone()
         } else {
             "00401".to_owned()
@@ -496,7 +504,7 @@ pub fn render(
     let partner = format!("{}:{}", result.sender.0, result.sender.1);
     let mut ix = build_interchange(&params, d, &sets, store, &partner)?;
     if needs_ta1 {
-        ix.segments.push(ta1(result));
+        ix.segments.push(ta1(result, d));
     }
     if sets.is_empty() {
         ix.groups.clear();
@@ -684,5 +692,14 @@ mod tests {
             &EnvelopeOnly,
         );
         assert_eq!(out, "");
+    }
+
+    #[test]
+    fn values_with_output_delimiters_are_cleaned() {
+        // Found by fuzzing: ISA09 holding the output's segment terminator.
+        let data = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *2401~31*1100*U*00000*000011111*0*P*`~\nIEA*1*000011111~\n";
+        let out = ack(data, AckKind::Fa997, &EnvelopeOnly);
+        assert!(out.contains("TA1*000011111*240131*1100*R*021~"), "{out}");
+        assert!(parse(out.as_bytes()).is_envelope_valid(), "{out}");
     }
 }

@@ -49,7 +49,8 @@ impl<'a> Segment<'a> {
 
     /// The tag, e.g. `b"N1"`.
     pub fn tag(&self) -> &'a [u8] {
-        match memchr::memchr(self.delimiters.element, self.data) {
+        let e = self.delimiters.element;
+        match self.data.iter().position(|b| *b == e) {
             Some(i) => self.data.get(..i).unwrap_or_default(),
             None => self.data,
         }
@@ -77,11 +78,23 @@ impl<'a> Segment<'a> {
         if pos == 0 {
             return None;
         }
+        // Segments are short: a plain scan beats SIMD search set-up here.
         let e = self.delimiters.element;
-        let mut it = memchr::memchr_iter(e, self.data);
-        let start = it.nth(pos - 1)? + 1;
-        let end = memchr::memchr(e, self.data.get(start..)?).map_or(self.data.len(), |i| start + i);
-        self.data.get(start..end)
+        let mut seen = 0usize;
+        let mut start = None;
+        for (i, &b) in self.data.iter().enumerate() {
+            if b != e {
+                continue;
+            }
+            if let Some(s) = start {
+                return self.data.get(s..i);
+            }
+            seen += 1;
+            if seen == pos {
+                start = Some(i + 1);
+            }
+        }
+        start.and_then(|s| self.data.get(s..))
     }
 
     /// Element at `pos` as trimmed UTF-8 text (lossy), empty when missing.
@@ -117,7 +130,8 @@ impl SegmentAccess for Segment<'_> {
     }
 
     fn element_count(&self) -> usize {
-        memchr::memchr_iter(self.delimiters.element, self.data).count()
+        let e = self.delimiters.element;
+        self.data.iter().filter(|b| **b == e).count()
     }
 
     fn element(&self, pos: usize) -> Option<&[u8]> {

@@ -79,6 +79,25 @@ fn count_newlines(bytes: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
+/// The offset of the first `terminator` in `rest` and the number of line feeds up to and
+/// including it, in one pass.
+fn find_terminator(rest: &[u8], terminator: u8) -> (Option<usize>, u64) {
+    if terminator == b'\n' {
+        return match memchr::memchr(terminator, rest) {
+            Some(i) => (Some(i), 1),
+            None => (None, 0),
+        };
+    }
+    let mut newlines = 0;
+    for i in memchr::memchr2_iter(terminator, b'\n', rest) {
+        if rest.get(i) == Some(&terminator) {
+            return (Some(i), newlines);
+        }
+        newlines += 1;
+    }
+    (None, newlines)
+}
+
 impl Scanner {
     /// Finds the next segment in `buf[*pos..]`; `base` is the input offset of `buf[0]`,
     /// `eof` says that no data follows `buf`.
@@ -176,15 +195,16 @@ impl Scanner {
                 self.phase = Phase::Done;
                 return Step::End;
             };
-            let (len, consumed) = match memchr::memchr(d.segment, rest) {
-                Some(i) => (i, i + 1),
+            let (found, newlines) = find_terminator(rest, d.segment);
+            let (len, consumed, newlines) = match found {
+                Some(i) => (i, i + 1, newlines),
                 None if !eof => return Step::NeedMore,
                 None => {
                     self.pending = Some(X12Error::new(
                         ErrorKind::MissingTerminator,
                         self.position(offset, self.next_index),
                     ));
-                    (rest.len(), rest.len())
+                    (rest.len(), rest.len(), newlines)
                 }
             };
             let content = rest.get(..len).unwrap_or_default();
@@ -192,7 +212,7 @@ impl Scanner {
                 self.phase = Phase::AfterIea;
             }
             let start = *pos;
-            return self.emit(start, len, consumed, rest, d, offset, pos);
+            return self.emit(start, len, consumed, Some(newlines), rest, d, offset, pos);
         }
     }
 
@@ -211,6 +231,7 @@ impl Scanner {
         start: usize,
         len: usize,
         consumed: usize,
+        newlines: Option<u64>,
         rest: &[u8],
         d: Delimiters,
         offset: u64,
@@ -219,7 +240,8 @@ impl Scanner {
         let position = self.position(offset, self.next_index);
         self.next_index += 1;
         self.seen_any = true;
-        self.line += count_newlines(rest.get(..consumed).unwrap_or_default());
+        self.line +=
+            newlines.unwrap_or_else(|| count_newlines(rest.get(..consumed).unwrap_or_default()));
         *pos = start + consumed;
         Step::Segment {
             start,
@@ -248,6 +270,7 @@ impl Scanner {
                     start,
                     layout.len,
                     consumed,
+                    None,
                     rest,
                     layout.delimiters,
                     offset,
