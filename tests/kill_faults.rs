@@ -1,9 +1,12 @@
 //! Fault test: the hub process is killed with SIGKILL at random points while 20,000
-//! messages flow through a two-stage pipeline on the embedded bus and the SQLite store.
-//! Afterwards every confirmed message has exactly one effect: none lost, duplicates
-//! absorbed by the processed markers.
+//! messages flow through a two-stage pipeline (`transload-soak`), once on the embedded
+//! bus and SQLite store, once on RabbitMQ and PostgreSQL. Afterwards every confirmed
+//! message has exactly one effect: none lost, duplicates absorbed by the processed
+//! markers (a duplicate effect would be a state conflict, then a dead letter).
 //!
-//! Figures are printed; run with `--nocapture` to see them.
+//! Figures are printed; run with `--nocapture` to see them. RabbitMQ and PostgreSQL are
+//! taken from `TRANSLOAD_AMQP_URI` and `TRANSLOAD_TEST_POSTGRES` (defaults: the local
+//! servers); an unreachable one fails the test.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,11 +16,13 @@
 )]
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use transload::bus::AnyBus;
+use transload::bus::amqp::{AmqpBus, AmqpConfig};
 use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
 use transload_core::bus::{Bus, BusMessage, Stage};
 use uuid::Uuid;
@@ -26,12 +31,145 @@ const MESSAGES: usize = 20_000;
 const BATCH: usize = 50;
 const MIN_KILLS: usize = 10;
 
-fn start_soak(bus: &Path, store: &Path) -> Child {
+/// Where the soak pipeline keeps its bus and store, and how the test reads them back.
+enum Backend {
+    Embedded { dir: std::path::PathBuf },
+    Distributed { prefix: String, database: String },
+}
+
+fn amqp_uri() -> String {
+    std::env::var("TRANSLOAD_AMQP_URI")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+fn postgres_base() -> String {
+    std::env::var("TRANSLOAD_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".to_owned())
+}
+
+impl Backend {
+    fn embedded() -> Backend {
+        let dir = std::env::temp_dir().join(format!("transload-kill-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Backend::Embedded { dir }
+    }
+
+    async fn distributed() -> Backend {
+        let database = format!("transload_kill_{}", Uuid::now_v7().simple());
+        let admin = pg(&format!("{} dbname=postgres", postgres_base())).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {database}"))
+            .await
+            .unwrap();
+        Backend::Distributed {
+            prefix: format!("tl-kill-{}", Uuid::now_v7().simple()),
+            database,
+        }
+    }
+
+    fn soak_args(&self) -> Vec<OsString> {
+        match self {
+            Backend::Embedded { dir } => vec![
+                "--bus-file".into(),
+                dir.join("bus.sqlite3").into(),
+                "--store-file".into(),
+                dir.join("store.sqlite3").into(),
+            ],
+            Backend::Distributed { prefix, database } => vec![
+                "--amqp-url".into(),
+                amqp_uri().into(),
+                "--amqp-prefix".into(),
+                prefix.into(),
+                "--postgres-url".into(),
+                format!("{} dbname={database}", postgres_base()).into(),
+            ],
+        }
+    }
+
+    async fn bus(&self) -> AnyBus {
+        match self {
+            Backend::Embedded { dir } => AnyBus::Embedded(
+                EmbeddedBus::open(&dir.join("bus.sqlite3"), EmbeddedBusOptions::default()).unwrap(),
+            ),
+            Backend::Distributed { prefix, .. } => {
+                let config = AmqpConfig {
+                    uri: amqp_uri(),
+                    prefix: prefix.clone(),
+                    ..AmqpConfig::default()
+                };
+                match AmqpBus::connect(config).await {
+                    Ok(bus) => AnyBus::Amqp(bus),
+                    Err(error) => panic!("the kill test needs RabbitMQ at {}: {error}", amqp_uri()),
+                }
+            }
+        }
+    }
+
+    /// Runs one SQL query returning text keys (both stores use the same names for the
+    /// columns read here).
+    async fn keys(&self, sql: &str) -> Vec<String> {
+        match self {
+            Backend::Embedded { dir } => {
+                let connection = rusqlite::Connection::open(dir.join("store.sqlite3")).unwrap();
+                connection.busy_timeout(Duration::from_secs(10)).unwrap();
+                let mut statement = connection.prepare(sql).unwrap();
+                statement
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            }
+            Backend::Distributed { database, .. } => {
+                let client = pg(&format!("{} dbname={database}", postgres_base())).await;
+                client
+                    .query(sql, &[])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.get::<_, String>(0))
+                    .collect()
+            }
+        }
+    }
+
+    async fn count(&self, table: &str, filter: &str) -> usize {
+        let sql = format!("SELECT CAST(count(*) AS TEXT) FROM {table} WHERE {filter}");
+        self.keys(&sql).await[0].parse().unwrap()
+    }
+
+    async fn cleanup(self, bus: AnyBus) {
+        match self {
+            Backend::Embedded { dir } => {
+                std::fs::remove_dir_all(dir).ok();
+            }
+            Backend::Distributed { database, .. } => {
+                if let AnyBus::Amqp(bus) = bus {
+                    bus.delete_topology().await.ok();
+                    bus.close().await;
+                }
+                let admin = pg(&format!("{} dbname=postgres", postgres_base())).await;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                    .await
+                    .ok();
+            }
+        }
+    }
+}
+
+async fn pg(conninfo: &str) -> tokio_postgres::Client {
+    let (client, connection) = match tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await
+    {
+        Ok(pair) => pair,
+        Err(error) => panic!("the kill test needs PostgreSQL at {conninfo}: {error}"),
+    };
+    tokio::spawn(connection);
+    client
+}
+
+fn start_soak(backend: &Backend) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_transload-soak"))
-        .arg("--bus-file")
-        .arg(bus)
-        .arg("--store-file")
-        .arg(store)
+        .args(backend.soak_args())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -56,130 +194,109 @@ fn kill9(child: &mut Child) {
     child.wait().unwrap();
 }
 
-fn effects(store: &Path) -> BTreeSet<Uuid> {
-    let connection = rusqlite::Connection::open(store).unwrap();
-    connection.busy_timeout(Duration::from_secs(10)).unwrap();
-    let mut statement = connection
-        .prepare("SELECT key FROM state WHERE tenant = 'soak' AND kind = 'effect'")
-        .unwrap();
-    statement
-        .query_map([], |row| row.get::<_, String>(0))
-        .unwrap()
-        .map(|key| Uuid::parse_str(&key.unwrap()).unwrap())
-        .collect()
-}
-
-fn count(store: &Path, sql: &str) -> i64 {
-    let connection = rusqlite::Connection::open(store).unwrap();
-    connection.busy_timeout(Duration::from_secs(10)).unwrap();
-    connection.query_row(sql, [], |row| row.get(0)).unwrap()
-}
-
-#[test]
-fn kill_9_at_random_points_loses_nothing_and_duplicates_nothing() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("transload-kill-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (bus_file, store_file) = (dir.join("bus.sqlite3"), dir.join("store.sqlite3"));
+async fn kill_9_at_random_points(backend: Backend, name: &str) {
     let started = Instant::now();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let bus = EmbeddedBus::open(&bus_file, EmbeddedBusOptions::default()).unwrap();
+    let bus = backend.bus().await;
     // The publisher: batches, each retried until confirmed; the confirmed ids are what
     // must come out at the end.
-    let publisher = runtime.spawn({
+    let publisher = tokio::spawn({
         let bus = bus.clone();
         async move {
             let mut confirmed = Vec::with_capacity(MESSAGES);
-            let mut failures = 0;
+            let mut retries = 0;
             for batch in 0..MESSAGES / BATCH {
                 let messages: Vec<BusMessage> = (0..BATCH)
                     .map(|n| BusMessage::new("soak", format!("message {batch}-{n}").into_bytes()))
                     .collect();
-                loop {
-                    match bus.publish(Stage::Inbound, messages.clone()).await {
-                        Ok(()) => break,
-                        Err(_) => {
-                            failures += 1;
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    }
+                while bus.publish(Stage::Inbound, messages.clone()).await.is_err() {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 confirmed.extend(messages.iter().map(|message| message.id));
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            (confirmed, failures)
+            (confirmed, retries)
         }
     });
 
-    let mut soak = start_soak(&bus_file, &store_file);
+    let mut soak = start_soak(&backend);
     let mut kills = 0;
     while kills < MIN_KILLS || !publisher.is_finished() {
-        std::thread::sleep(Duration::from_millis(fastrand::u64(150..900)));
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(150..900))).await;
         kill9(&mut soak);
         kills += 1;
-        soak = start_soak(&bus_file, &store_file);
+        soak = start_soak(&backend);
         assert!(
-            started.elapsed() < Duration::from_secs(600),
+            started.elapsed() < Duration::from_secs(900),
             "publishing took too long"
         );
     }
-    let (confirmed, publish_failures) = runtime.block_on(publisher).unwrap();
+    let (confirmed, publish_retries) = publisher.await.unwrap();
     let confirmed: BTreeSet<Uuid> = confirmed.into_iter().collect();
     assert_eq!(confirmed.len(), MESSAGES);
 
     // Let the last incarnation finish the work.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut done = effects(&store_file);
-    while done.len() < confirmed.len() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(500));
-        done = effects(&store_file);
+    let effects_sql = "SELECT key FROM state WHERE tenant = 'soak' AND kind = 'effect'";
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut done: BTreeSet<Uuid> = BTreeSet::new();
+    while Instant::now() < deadline {
+        done = backend
+            .keys(effects_sql)
+            .await
+            .iter()
+            .map(|key| Uuid::parse_str(key).unwrap())
+            .collect();
+        if done.len() >= confirmed.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     kill9(&mut soak);
 
-    let lost: Vec<&Uuid> = confirmed.difference(&done).collect();
-    let unexpected: Vec<&Uuid> = done.difference(&confirmed).collect();
-    let dead_letters = count(&store_file, "SELECT count(*) FROM dead_letters");
-    let redelivered = bus.dead_letters(Stage::Inbound).unwrap().len()
-        + bus.dead_letters(Stage::Events).unwrap().len();
-    let forwarded = count(
-        &store_file,
-        "SELECT count(*) FROM processed WHERE consumer = 'soak-forward'",
-    );
-    let outbox = count(&store_file, "SELECT count(*) FROM outbox");
+    let lost = confirmed.difference(&done).count();
+    let unexpected = done.difference(&confirmed).count();
+    let dead_letters = backend.count("dead_letters", "true").await;
+    let forwarded = match &backend {
+        Backend::Embedded { .. } => {
+            backend
+                .count("processed", "consumer = 'soak-forward'")
+                .await
+        }
+        Backend::Distributed { .. } => {
+            backend
+                .count("processed_messages", "consumer = 'soak-forward'")
+                .await
+        }
+    };
+    let outbox = backend.count("outbox", "true").await;
     println!(
-        "kill -9 fault test: {MESSAGES} messages confirmed, {kills} kills, {} effects, {} lost, {} unexpected, \
-         {forwarded} forwarded once, {outbox} outbox rows, {dead_letters} dead letters, {redelivered} bus dead letters, \
-         {publish_failures} publish retries, {:.1} s",
+        "kill -9 fault test ({name}): {MESSAGES} messages confirmed, {kills} kills, {} effects, {lost} lost, \
+         {unexpected} unexpected, {forwarded} forwarded once, {outbox} outbox rows, {dead_letters} dead letters, \
+         {publish_retries} publish retries, {:.1} s",
         done.len(),
-        lost.len(),
-        unexpected.len(),
         started.elapsed().as_secs_f64()
     );
+    backend.cleanup(bus).await;
     assert!(kills >= MIN_KILLS);
-    assert!(
-        lost.is_empty(),
-        "{} confirmed messages lost, e.g. {:?}",
-        lost.len(),
-        lost.first()
-    );
-    assert!(unexpected.is_empty());
+    assert_eq!(lost, 0, "confirmed messages lost");
+    assert_eq!(unexpected, 0);
     assert_eq!(
         dead_letters, 0,
         "a duplicate effect would have been a state conflict, then a dead letter"
     );
-    assert_eq!(redelivered, 0);
-    assert_eq!(
-        forwarded,
-        i64::try_from(MESSAGES).unwrap(),
-        "each input forwarded exactly once"
-    );
+    assert_eq!(forwarded, MESSAGES, "each input forwarded exactly once");
     assert_eq!(
         outbox, forwarded,
         "one outgoing message per forwarded input"
     );
-    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_embedded_bus_and_sqlite() {
+    kill_9_at_random_points(Backend::embedded(), "embedded + sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_rabbitmq_and_postgres() {
+    kill_9_at_random_points(Backend::distributed().await, "rabbitmq + postgres").await;
 }

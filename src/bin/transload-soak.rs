@@ -6,17 +6,22 @@
 //! Every input message, whatever crashes happen, must end as exactly one effect row:
 //! the processed markers and the transactional outbox make redeliveries harmless.
 //!
-//! Usage: `transload-soak --bus-file BUS.sqlite3 --store-file STORE.sqlite3`
+//! Usage: `transload-soak (--bus-file BUS.sqlite3 | --amqp-url URL --amqp-prefix P)
+//!                        (--store-file STORE.sqlite3 | --postgres-url URL)`
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use transload::bus::AnyBus;
+use transload::bus::amqp::{AmqpBus, AmqpConfig};
 use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
 use transload::pipeline::{
     Handler, HandlerError, OutboxRelay, RetryPolicy, StageWorker, WorkerOptions,
 };
+use transload::store::AnyStore;
+use transload::store::postgres::PostgresStore;
 use transload::store::sqlite::SqliteStore;
 use transload_core::bus::{Bus, BusMessage, ConsumerOptions, Stage};
 use transload_core::ids::TenantId;
@@ -26,11 +31,28 @@ use transload_core::store::{StateKey, StateWrite, Store, UnitOfWork};
 #[derive(Debug, Parser)]
 struct Args {
     /// The embedded bus file.
+    #[arg(
+        long,
+        required_unless_present = "amqp_url",
+        conflicts_with = "amqp_url"
+    )]
+    bus_file: Option<PathBuf>,
+    /// RabbitMQ instead of the embedded bus.
     #[arg(long)]
-    bus_file: PathBuf,
+    amqp_url: Option<String>,
+    /// Prefix of the exchanges and queues on RabbitMQ.
+    #[arg(long, default_value = "transload-soak")]
+    amqp_prefix: String,
     /// The SQLite store file.
+    #[arg(
+        long,
+        required_unless_present = "postgres_url",
+        conflicts_with = "postgres_url"
+    )]
+    store_file: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite.
     #[arg(long)]
-    store_file: PathBuf,
+    postgres_url: Option<String>,
 }
 
 /// Forwards an inbound message to `events`, remembering its id in a header.
@@ -130,9 +152,36 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let bus = EmbeddedBus::open(&args.bus_file, EmbeddedBusOptions::default())
-            .context("opening the bus")?;
-        let store = SqliteStore::open(&args.store_file).context("opening the store")?;
+        let bus = match (&args.bus_file, &args.amqp_url) {
+            (Some(file), _) => AnyBus::Embedded(
+                EmbeddedBus::open(file, EmbeddedBusOptions::default())
+                    .context("opening the bus")?,
+            ),
+            (None, Some(url)) => {
+                let config = AmqpConfig {
+                    uri: url.clone(),
+                    prefix: args.amqp_prefix.clone(),
+                    ..AmqpConfig::default()
+                };
+                AnyBus::Amqp(
+                    AmqpBus::connect(config)
+                        .await
+                        .context("connecting to RabbitMQ")?,
+                )
+            }
+            (None, None) => anyhow::bail!("--bus-file or --amqp-url"),
+        };
+        let store = match (&args.store_file, &args.postgres_url) {
+            (Some(file), _) => {
+                AnyStore::Sqlite(SqliteStore::open(file).context("opening the store")?)
+            }
+            (None, Some(url)) => AnyStore::Postgres(
+                PostgresStore::connect(url)
+                    .await
+                    .context("connecting to PostgreSQL")?,
+            ),
+            (None, None) => anyhow::bail!("--store-file or --postgres-url"),
+        };
         run(bus, store).await
     })
 }
