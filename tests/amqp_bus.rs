@@ -373,6 +373,43 @@ async fn retry_honours_the_delay() {
 }
 
 #[tokio::test]
+async fn retry_longer_than_the_longest_tier_waits_the_whole_delay() {
+    with_bus(
+        "longretry",
+        |c| AmqpConfig {
+            retry_tiers: vec![Duration::from_secs(1), Duration::from_secs(2)],
+            ..c
+        },
+        |bus| async move {
+            let sent = messages(1, "partner-2").remove(0);
+            bus.publish(Stage::Outbound, vec![sent.clone()])
+                .await
+                .unwrap();
+            let mut consumer = bus
+                .consumer(Stage::Outbound, ConsumerOptions::default())
+                .await
+                .unwrap();
+            let got = collect(&mut consumer, 1, Duration::from_secs(10)).await;
+            assert_eq!(got.len(), 1);
+            let delay = Duration::from_millis(3500); // 2 s tier, then again for the rest
+            let retried_at = Instant::now();
+            consumer.retry(&got[0], delay).await.unwrap();
+            let again = collect(&mut consumer, 1, Duration::from_secs(15)).await;
+            let waited = retried_at.elapsed();
+            assert_eq!(again.len(), 1, "the retried message did not come back");
+            assert!(
+                waited >= delay,
+                "came back after {waited:?}, before {delay:?}"
+            );
+            assert_eq!(again[0].message, sent);
+            assert_eq!(again[0].attempt, 2, "the extra round is not an attempt");
+            consumer.ack(&again).await.unwrap();
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn reject_lands_in_the_dead_letter_queue() {
     with_bus(
         "reject",

@@ -19,8 +19,9 @@ pub struct AmqpConfig {
     /// answering) before the broker dead-letters it (`x-delivery-limit`).
     pub delivery_limit: u32,
     /// Delays of the retry tiers, ascending; [`crate::bus::amqp::AmqpConsumer`]'s
-    /// `retry(delay)` uses the first tier at least as long as `delay` (the longest one
-    /// if none is).
+    /// `retry(delay)` uses the first tier at least as long as `delay`. A longer delay
+    /// than the longest tier goes through the longest tier and then, as the message
+    /// carries its due time, through the tiers again for the time left.
     pub retry_tiers: Vec<Duration>,
     /// AMQP heartbeat, in seconds (0 disables it).
     pub heartbeat_secs: u16,

@@ -33,7 +33,9 @@ use transload_core::bus::{BusError, Consumer, Delivery, DeliveryToken, Stage};
 use super::Shared;
 use super::connection::{looks_alive, open_with_retry};
 use super::error::with_timeout;
-use super::message::{HEADER_ATTEMPT, HEADER_REASON, HEADER_REJECTED_FROM, decode, encode};
+use super::message::{
+    HEADER_ATTEMPT, HEADER_NOT_BEFORE, HEADER_REASON, HEADER_REJECTED_FROM, decode, encode, now_ms,
+};
 use super::topology::{HEADER_RETRY_STAGE, HEADER_RETRY_TIER, short, tier_label};
 
 /// Channel generations, unique in the process: a token from one consumer is stale for
@@ -66,6 +68,8 @@ pub struct AmqpConsumer {
     buffered: VecDeque<Delivery>,
     /// Deliveries that could not be decoded, to be rejected to the dead-letter queue.
     undecodable: Vec<u64>,
+    /// Retried messages back before they are due, to be delayed again.
+    not_due: Vec<(Delivery, u64)>,
     /// When the consumer last had a sign of life from the broker (a delivery, a
     /// successful probe, a new connection).
     last_sign_of_life: Instant,
@@ -102,6 +106,7 @@ impl AmqpConsumer {
             outstanding: BTreeSet::new(),
             buffered: VecDeque::new(),
             undecodable: Vec::new(),
+            not_due: Vec::new(),
             last_sign_of_life: Instant::now(),
         };
         consumer.connect().await?;
@@ -168,20 +173,27 @@ impl AmqpConsumer {
         self.outstanding.clear();
         self.buffered.clear();
         self.undecodable.clear();
+        self.not_due.clear();
     }
 
     fn accept(&mut self, delivery: &LapinDelivery) {
         let tag = delivery.delivery_tag;
         self.outstanding.insert(tag);
         match decode(delivery) {
-            Ok((message, attempt)) => self.buffered.push_back(Delivery {
-                message,
-                attempt,
-                token: DeliveryToken {
-                    tag,
-                    generation: self.generation,
-                },
-            }),
+            Ok(decoded) => {
+                let delivery = Delivery {
+                    message: decoded.message,
+                    attempt: decoded.attempt,
+                    token: DeliveryToken {
+                        tag,
+                        generation: self.generation,
+                    },
+                };
+                match decoded.not_before_ms {
+                    Some(due) if due > now_ms() => self.not_due.push((delivery, due)),
+                    _ => self.buffered.push_back(delivery),
+                }
+            }
             Err(error) => {
                 warn!(queue = %self.queue, tag, %error, "undecodable delivery; rejecting it to the dead-letter queue");
                 self.undecodable.push(tag);
@@ -232,6 +244,66 @@ impl AmqpConsumer {
                     self.drop_link(&error.to_string());
                     return;
                 }
+            }
+        }
+    }
+
+    /// Sends messages back from their tier before they are due through the tiers
+    /// again, for the time that is left; on failure the connection is dropped and the
+    /// broker redelivers them (to be delayed again).
+    async fn delay_again(&mut self) {
+        let not_due = std::mem::take(&mut self.not_due);
+        for (delivery, due) in not_due {
+            let left = Duration::from_millis(due.saturating_sub(now_ms()));
+            debug!(id = %delivery.message.id, ?left, "retried message back early; delaying it again");
+            if let Err(error) = self.delay(&delivery, left, due, delivery.attempt).await {
+                self.drop_link(&format!("delaying a message again failed: {error}"));
+                return;
+            }
+        }
+    }
+
+    /// Publishes a copy of `delivery` through the delay tier for `delay` (straight to
+    /// the stage when `delay` is zero), due at `due` (ms since the epoch), with
+    /// `attempt` as its attempt number; then acknowledges the original.
+    async fn delay(
+        &mut self,
+        delivery: &Delivery,
+        delay: Duration,
+        due: u64,
+        attempt: u32,
+    ) -> Result<(), BusError> {
+        let attempt = (HEADER_ATTEMPT, AMQPValue::LongLongInt(i64::from(attempt)));
+        let due = (
+            HEADER_NOT_BEFORE,
+            AMQPValue::LongLongInt(i64::try_from(due).unwrap_or(i64::MAX)),
+        );
+        let topology = &self.shared.topology;
+        let tier = if delay.is_zero() {
+            None
+        } else {
+            topology.tier_for(delay)
+        };
+        match tier {
+            None => {
+                let exchange = topology.stage_exchange(self.stage);
+                self.move_to(delivery, &exchange, &[attempt]).await
+            }
+            Some(tier) => {
+                let exchange = topology.retry_exchange();
+                let extra = [
+                    attempt,
+                    due,
+                    (
+                        HEADER_RETRY_STAGE,
+                        AMQPValue::LongString(LongString::from(self.stage.name())),
+                    ),
+                    (
+                        HEADER_RETRY_TIER,
+                        AMQPValue::LongString(LongString::from(tier_label(tier))),
+                    ),
+                ];
+                self.move_to(delivery, &exchange, &extra).await
             }
         }
     }
@@ -343,6 +415,9 @@ impl Consumer for AmqpConsumer {
             if !self.undecodable.is_empty() {
                 self.reject_undecodable().await;
             }
+            if !self.not_due.is_empty() {
+                self.delay_again().await;
+            }
             if !self.buffered.is_empty() {
                 let count = max.min(self.buffered.len());
                 return Ok(self.buffered.drain(..count).collect());
@@ -427,35 +502,10 @@ impl Consumer for AmqpConsumer {
     }
 
     async fn retry(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
-        let next_attempt = i64::from(delivery.attempt.saturating_add(1));
-        let attempt = (HEADER_ATTEMPT, AMQPValue::LongLongInt(next_attempt));
-        let topology = &self.shared.topology;
-        let tier = if delay.is_zero() {
-            None
-        } else {
-            topology.tier_for(delay)
-        };
-        match tier {
-            None => {
-                let exchange = topology.stage_exchange(self.stage);
-                self.move_to(delivery, &exchange, &[attempt]).await
-            }
-            Some(tier) => {
-                let exchange = topology.retry_exchange();
-                let extra = [
-                    attempt,
-                    (
-                        HEADER_RETRY_STAGE,
-                        AMQPValue::LongString(LongString::from(self.stage.name())),
-                    ),
-                    (
-                        HEADER_RETRY_TIER,
-                        AMQPValue::LongString(LongString::from(tier_label(tier))),
-                    ),
-                ];
-                self.move_to(delivery, &exchange, &extra).await
-            }
-        }
+        let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        let due = now_ms().saturating_add(delay_ms);
+        let next_attempt = delivery.attempt.saturating_add(1);
+        self.delay(delivery, delay, due, next_attempt).await
     }
 
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {

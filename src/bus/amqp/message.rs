@@ -20,6 +20,9 @@ use super::topology::short;
 pub(crate) const RESERVED_PREFIX: &str = "transload-";
 /// The attempt number the next delivery of a retried message starts from.
 pub(crate) const HEADER_ATTEMPT: &str = "transload-attempt";
+/// When a retried message is due (milliseconds since the Unix epoch): a message back
+/// from its delay tier earlier (the delay exceeded the longest tier) waits again.
+pub(crate) const HEADER_NOT_BEFORE: &str = "transload-not-before";
 /// Why a message was rejected to the dead-letter queue.
 pub(crate) const HEADER_REASON: &str = "transload-reason";
 /// The stage a rejected message was consumed from.
@@ -95,9 +98,21 @@ pub(crate) enum DecodeError {
     MessageId(Option<String>),
 }
 
-/// Reads a delivery: the message and its attempt number (the bus's attempt header,
-/// 1 if absent, plus the quorum queue's `x-delivery-count` of earlier deliveries).
-pub(crate) fn decode(delivery: &LapinDelivery) -> Result<(BusMessage, u32), DecodeError> {
+/// A delivery read as a [`BusMessage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decoded {
+    /// The message.
+    pub(crate) message: BusMessage,
+    /// The bus's attempt header (1 if absent) plus the quorum queue's
+    /// `x-delivery-count` of earlier deliveries.
+    pub(crate) attempt: u32,
+    /// For a retried message, the time (milliseconds since the Unix epoch) before
+    /// which it must not be handed out.
+    pub(crate) not_before_ms: Option<u64>,
+}
+
+/// Reads a delivery.
+pub(crate) fn decode(delivery: &LapinDelivery) -> Result<Decoded, DecodeError> {
     let properties = &delivery.properties;
     let id_text = properties
         .message_id()
@@ -111,11 +126,14 @@ pub(crate) fn decode(delivery: &LapinDelivery) -> Result<(BusMessage, u32), Deco
     let mut headers = BTreeMap::new();
     let mut base_attempt: u32 = 1;
     let mut delivery_count: Option<u32> = None;
+    let mut not_before_ms = None;
     if let Some(table) = properties.headers() {
         for (name, value) in table.inner() {
             let name = name.as_str();
             if name == HEADER_ATTEMPT {
                 base_attempt = as_u32(value).unwrap_or(1).max(1);
+            } else if name == HEADER_NOT_BEFORE {
+                not_before_ms = as_u64(value);
             } else if name == "x-delivery-count" {
                 delivery_count = as_u32(value);
             } else if !is_hidden(name)
@@ -132,7 +150,20 @@ pub(crate) fn decode(delivery: &LapinDelivery) -> Result<(BusMessage, u32), Deco
         headers,
         body: delivery.data.clone(),
     };
-    Ok((message, base_attempt.saturating_add(earlier)))
+    Ok(Decoded {
+        message,
+        attempt: base_attempt.saturating_add(earlier),
+        not_before_ms,
+    })
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 fn is_hidden(name: &str) -> bool {
@@ -147,6 +178,14 @@ fn as_text(value: &AMQPValue) -> Option<String> {
         AMQPValue::LongString(text) => String::from_utf8(text.as_bytes().to_vec()).ok(),
         AMQPValue::ShortString(text) => Some(text.as_str().to_owned()),
         _ => None,
+    }
+}
+
+fn as_u64(value: &AMQPValue) -> Option<u64> {
+    match value {
+        AMQPValue::LongLongInt(v) => u64::try_from(*v).ok(),
+        AMQPValue::Timestamp(v) => Some(*v),
+        other => as_u32(other).map(u64::from),
     }
 }
 

@@ -22,7 +22,8 @@
 //!   quorum queue's `x-delivery-count`) when its channel closes; after
 //!   [`AmqpConfig::delivery_limit`] deliveries the broker dead-letters the message.
 //! - [`Consumer::retry`] republishes through the delay tier at least as long as the
-//!   delay (the longest tier at most) and acknowledges the original;
+//!   delay and acknowledges the original; the copy carries its due time, so a delay
+//!   longer than the longest tier goes round the tiers again until it is due;
 //!   [`Consumer::reject`] republishes to the dead-letter exchange with the reason in
 //!   the `transload-reason` header and acknowledges the original.
 
