@@ -10,7 +10,10 @@
 //! `cargo test -p transload --test amqp_faults -- --nocapture` to see them.
 //!
 //! RabbitMQ is started again by a guard whatever happens. No RabbitMQ, or no
-//! `rabbitmqctl`, is a failure, not a skip.
+//! `rabbitmqctl`, is a failure, not a skip. The restarts disturb every other user of
+//! the broker: run it alone (`cargo test` runs test binaries one after the other; a
+//! runner that runs binaries in parallel, or another test suite using the same broker
+//! at the same time, sees connections closed under it).
 
 #![allow(
     clippy::unwrap_used,

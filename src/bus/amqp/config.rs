@@ -15,8 +15,9 @@ pub struct AmqpConfig {
     pub uri: String,
     /// Prefix of every exchange and queue name (`{prefix}.inbound`, `{prefix}.dlq`…).
     pub prefix: String,
-    /// Deliveries of one message (redeliveries after a consumer died without
-    /// answering) before the broker dead-letters it (`x-delivery-limit`).
+    /// Returns of one message to its queue (a consumer died or its channel closed
+    /// without an answer) that the broker tolerates (`x-delivery-limit`): the message
+    /// is delivered at most `delivery_limit + 1` times, then dead-lettered.
     pub delivery_limit: u32,
     /// Delays of the retry tiers, ascending; [`crate::bus::amqp::AmqpConsumer`]'s
     /// `retry(delay)` uses the first tier at least as long as `delay`. A longer delay

@@ -19,13 +19,16 @@
 //!   the current connection (persistent messages, quorum queues). Any doubt is an
 //!   error; publishing again may duplicate, so consumers dedupe on the message id.
 //! - Deliveries a consumer does not answer come again (with `attempt` counted from the
-//!   quorum queue's `x-delivery-count`) when its channel closes; after
-//!   [`AmqpConfig::delivery_limit`] deliveries the broker dead-letters the message.
-//! - [`Consumer::retry`] republishes through the delay tier at least as long as the
-//!   delay and acknowledges the original; the copy carries its due time, so a delay
-//!   longer than the longest tier goes round the tiers again until it is due;
-//!   [`Consumer::reject`] republishes to the dead-letter exchange with the reason in
-//!   the `transload-reason` header and acknowledges the original.
+//!   quorum queue's `x-delivery-count`) when its channel closes; a message delivered
+//!   [`AmqpConfig::delivery_limit`] + 1 times without an answer is dead-lettered by the
+//!   broker.
+//! - [`Consumer::retry`](transload_core::bus::Consumer::retry) republishes through the
+//!   delay tier at least as long as the delay and acknowledges the original; the copy
+//!   carries its due time, so a delay longer than the longest tier goes round the
+//!   tiers again until it is due.
+//! - [`Consumer::reject`](transload_core::bus::Consumer::reject) republishes to the
+//!   dead-letter exchange with the reason in the `transload-reason` header and
+//!   acknowledges the original.
 
 mod config;
 mod connection;
