@@ -42,7 +42,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(10);
     g.bench_function("naive_split_baseline", |b| {
-        b.iter(|| black_box(naive(black_box(&data))).len())
+        b.iter(|| black_box(naive(black_box(&data))).len());
     });
     g.bench_function("tokenize_envelope_validate", |b| {
         b.iter(|| black_box(document::validate_envelopes(black_box(&data))).len());
