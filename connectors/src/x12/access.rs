@@ -13,6 +13,11 @@ pub trait SegmentAccess {
     /// element separator; composites and repetitions still contain their separators.
     /// `None` when the segment has fewer elements.
     fn element(&self, pos: usize) -> Option<&[u8]>;
+    /// Every element after the tag, in order: what `element(1..=element_count())` gives,
+    /// in one pass. Implementations whose `element` has to scan should override it.
+    fn elements(&self) -> impl Iterator<Item = &[u8]> {
+        (1..=self.element_count()).map(|pos| self.element(pos).unwrap_or_default())
+    }
     /// The component (sub-element) separator of the interchange (ISA16).
     fn component_separator(&self) -> u8;
     /// The repetition separator of the interchange (ISA11 from 00402 on), if any.

@@ -138,6 +138,10 @@ impl SegmentAccess for Segment<'_> {
         self.get(pos)
     }
 
+    fn elements(&self) -> impl Iterator<Item = &[u8]> {
+        Segment::elements(self)
+    }
+
     fn component_separator(&self) -> u8 {
         self.delimiters.component
     }

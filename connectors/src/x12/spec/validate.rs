@@ -361,12 +361,10 @@ impl<'a> Walker<'a, '_> {
         } else {
             count.max(def.elements.len())
         };
+        // One pass over the segment's bytes; positions past its last element are empty.
+        let mut values = seg.elements();
         for pos in 1..=last {
-            let value = if pos <= count {
-                seg.element(pos).unwrap_or_default()
-            } else {
-                &[]
-            };
+            let value = values.next().unwrap_or_default();
             let Ok(pos16) = u16::try_from(pos) else { break };
             match def.elements.get(pos - 1) {
                 None => {
