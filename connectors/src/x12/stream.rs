@@ -36,6 +36,17 @@ struct Range {
     role: Role,
 }
 
+/// Where the reader's scan stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Advance {
+    /// A set is complete (or ended without SE): hand it out.
+    Set,
+    /// The buffer is exhausted: read more.
+    NeedData,
+    /// The input is exhausted.
+    Done,
+}
+
 /// One transaction set read from a stream, with its envelope context.
 #[derive(Debug)]
 pub struct StreamedSet<'r> {
@@ -80,14 +91,14 @@ impl<R> std::fmt::Debug for X12Reader<'_, R> {
     }
 }
 
-impl<R: Read> X12Reader<'static, R> {
+impl<R> X12Reader<'static, R> {
     /// A reader over `reader`.
     pub fn new(reader: R) -> Self {
         Self::with_validator(reader, EnvelopeValidator::new())
     }
 }
 
-impl<'h, R: Read> X12Reader<'h, R> {
+impl<'h, R> X12Reader<'h, R> {
     /// A reader that also checks ISA13 against the partner's `history`.
     pub fn with_history(reader: R, history: &'h mut dyn InterchangeHistory) -> Self {
         Self::with_validator(reader, EnvelopeValidator::with_history(history))
@@ -126,15 +137,19 @@ impl<'h, R: Read> X12Reader<'h, R> {
         self.validator.take_findings()
     }
 
-    /// The next transaction set, or `None` at the end of the input.
-    pub fn next_set(&mut self) -> io::Result<Option<StreamedSet<'_>>> {
+    /// Drops the set handed out last and handles a segment held over from it.
+    fn begin(&mut self) {
         self.current.clear();
         if let Some(r) = self.carry.take() {
             self.apply(r);
         }
+    }
+
+    /// Scans what is buffered until a set is complete, more data is needed, or the end.
+    fn advance(&mut self) -> Advance {
         loop {
             if self.done {
-                return Ok(None);
+                return Advance::Done;
             }
             match self
                 .scanner
@@ -165,20 +180,20 @@ impl<'h, R: Read> X12Reader<'h, R> {
                         // The open set lacks its SE: hand it out, handle this segment next time.
                         self.carry = Some(range);
                         self.skipping = false;
-                        return Ok(Some(self.emit()));
+                        return Advance::Set;
                     }
                     if self.apply(range) {
-                        return Ok(Some(self.emit()));
+                        return Advance::Set;
                     }
                     self.check_size(position);
                 }
                 Step::Issue(e) => self.validator.report(e),
-                Step::NeedMore => self.fill()?,
+                Step::NeedMore => return Advance::NeedData,
                 Step::End => {
                     self.validator.finish();
                     self.done = true;
                     if !self.current.is_empty() {
-                        return Ok(Some(self.emit()));
+                        return Advance::Set;
                     }
                 }
             }
@@ -257,8 +272,8 @@ impl<'h, R: Read> X12Reader<'h, R> {
         }
     }
 
-    /// Drops consumed bytes and reads another chunk.
-    fn fill(&mut self) -> io::Result<()> {
+    /// Drops consumed bytes before a read.
+    fn compact(&mut self) {
         let keep = self
             .current
             .first()
@@ -280,19 +295,61 @@ impl<'h, R: Read> X12Reader<'h, R> {
         if self.scratch.is_empty() {
             self.scratch = vec![0; CHUNK];
         }
-        let n = loop {
-            match self.reader.read(&mut self.scratch) {
-                Ok(n) => break n.min(self.scratch.len()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        };
+    }
+
+    /// Appends the `n` bytes just read into the scratch buffer (0 = end of input).
+    fn take_read(&mut self, n: usize) {
+        let n = n.min(self.scratch.len());
         self.buf
             .extend_from_slice(self.scratch.get(..n).unwrap_or_default());
         if n == 0 {
             self.eof = true;
         }
-        Ok(())
+    }
+}
+
+impl<R: Read> X12Reader<'_, R> {
+    /// The next transaction set, or `None` at the end of the input.
+    pub fn next_set(&mut self) -> io::Result<Option<StreamedSet<'_>>> {
+        self.begin();
+        loop {
+            match self.advance() {
+                Advance::Set => return Ok(Some(self.emit())),
+                Advance::Done => return Ok(None),
+                Advance::NeedData => {
+                    self.compact();
+                    let n = loop {
+                        match self.reader.read(&mut self.scratch) {
+                            Ok(n) => break n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    };
+                    self.take_read(n);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<R: tokio::io::AsyncRead + Unpin> X12Reader<'_, R> {
+    /// The next transaction set, or `None` at the end of the input, reading from a tokio
+    /// [`tokio::io::AsyncRead`].
+    pub async fn next_set_async(&mut self) -> io::Result<Option<StreamedSet<'_>>> {
+        use tokio::io::AsyncReadExt as _;
+        self.begin();
+        loop {
+            match self.advance() {
+                Advance::Set => return Ok(Some(self.emit())),
+                Advance::Done => return Ok(None),
+                Advance::NeedData => {
+                    self.compact();
+                    let n = self.reader.read(&mut self.scratch).await?;
+                    self.take_read(n);
+                }
+            }
+        }
     }
 }
 
@@ -375,5 +432,38 @@ mod tests {
                 .any(|f| f.error.kind == ErrorKind::SetTooLarge { limit: 20 })
         );
         assert!(reader.next_set().unwrap().is_none());
+    }
+
+    #[cfg(feature = "async")]
+    #[tokio::test]
+    async fn async_reader_yields_the_same_sets() {
+        let mut sync = X12Reader::new(DOC);
+        let mut expected = Vec::new();
+        while let Some(set) = sync.next_set().unwrap() {
+            expected.push(
+                set.segments
+                    .iter()
+                    .map(|s| s.raw().to_vec())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let (client, mut server) = tokio::io::duplex(5);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            server.write_all(DOC).await.unwrap();
+        });
+        let mut reader = X12Reader::new(client);
+        let mut got = Vec::new();
+        while let Some(set) = reader.next_set_async().await.unwrap() {
+            got.push(
+                set.segments
+                    .iter()
+                    .map(|s| s.raw().to_vec())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        writer.await.unwrap();
+        assert_eq!(got, expected);
+        assert_eq!(got.len(), 2);
     }
 }
