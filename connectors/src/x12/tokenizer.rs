@@ -88,10 +88,20 @@ fn find_terminator(rest: &[u8], terminator: u8) -> (Option<usize>, u64) {
             None => (None, 0),
         };
     }
+    // Most segments are short: a plain scan of the first bytes beats SIMD set-up.
+    const SHORT: usize = 64;
     let mut newlines = 0;
-    for i in memchr::memchr2_iter(terminator, b'\n', rest) {
-        if rest.get(i) == Some(&terminator) {
+    let head = rest.get(..SHORT).unwrap_or(rest);
+    for (i, &b) in head.iter().enumerate() {
+        if b == terminator {
             return (Some(i), newlines);
+        }
+        newlines += u64::from(b == b'\n');
+    }
+    let tail = rest.get(head.len()..).unwrap_or_default();
+    for i in memchr::memchr2_iter(terminator, b'\n', tail) {
+        if tail.get(i) == Some(&terminator) {
+            return (Some(head.len() + i), newlines);
         }
         newlines += 1;
     }
