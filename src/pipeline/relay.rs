@@ -11,8 +11,18 @@ use tokio::sync::Notify;
 use transload_core::bus::{Bus, BusError, BusMessage, Stage};
 use transload_core::store::{Store, StoreError};
 
+use crate::pipeline::retry::RetryPolicy;
+
 /// Outbox messages read per round.
 const BATCH: usize = 500;
+/// Backoff while the bus or store fails: the relay never gives up, the messages wait
+/// in the outbox.
+const RELAY_BACKOFF: RetryPolicy = RetryPolicy {
+    first_delay: Duration::from_millis(100),
+    max_delay: Duration::from_secs(5),
+    factor: 2.0,
+    max_attempts: u32::MAX,
+};
 /// How often the relay looks at the outbox when nobody told it to.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -90,7 +100,9 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    let delay = Duration::from_millis(100 * u64::from(failures.min(50)));
+                    let delay = RELAY_BACKOFF
+                        .delay_after(failures)
+                        .unwrap_or(RELAY_BACKOFF.max_delay);
                     tracing::warn!(error = %error, ?delay, "outbox relay failed; trying again");
                     tokio::time::sleep(delay).await;
                     continue;
