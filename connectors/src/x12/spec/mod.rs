@@ -14,6 +14,7 @@
 
 mod error;
 mod model;
+mod structure;
 mod validate;
 mod values;
 
@@ -22,6 +23,7 @@ use std::sync::LazyLock;
 
 pub use error::{ElementPosition, SpecError, SpecErrorCode, SpecLoadError};
 pub use model::{CodeList, ElementDef, Requirement, SegmentDef, StructureNode};
+pub use structure::LoopObserver;
 
 use crate::x12::access::SegmentAccess;
 use model::{Compiled, RawSpec};
@@ -77,6 +79,18 @@ impl TransactionSpec {
     /// and syntax rules. No allocation happens per segment unless there is an error.
     pub fn validate<S: SegmentAccess>(&self, segments: &[S]) -> Vec<SpecError> {
         validate::validate(&self.compiled, segments)
+    }
+
+    /// [`validate`](Self::validate), telling `observer` which loop instance each segment
+    /// goes into, as the validator's loop matcher decides it (the document tree nests loops
+    /// with this). With [`LoopObserver::CHECK_ELEMENTS`] `false`, only structural findings
+    /// are returned.
+    pub fn validate_observed<S: SegmentAccess, O: LoopObserver>(
+        &self,
+        segments: &[S],
+        observer: &mut O,
+    ) -> Vec<SpecError> {
+        validate::validate_observed(&self.compiled, segments, observer)
     }
 }
 

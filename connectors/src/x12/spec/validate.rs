@@ -4,6 +4,7 @@ use crate::x12::access::SegmentAccess;
 
 use super::error::{ElementPosition, SpecError, SpecErrorCode};
 use super::model::{CElem, CNode, CSeg, Compiled, ElemKind, Requirement, RuleKind, Tag};
+use super::structure::LoopObserver;
 use super::values::check_simple;
 
 /// One open level of the structure: the transaction set itself, or one loop instance.
@@ -18,20 +19,31 @@ struct Frame<'a> {
     loop_id: Option<&'a str>,
 }
 
-struct Walker<'a, 'e> {
+struct Walker<'a, 'e, O> {
     spec: &'a Compiled,
     frames: Vec<Frame<'a>>,
     counts: Vec<u32>,
     errors: &'e mut Vec<SpecError>,
+    observer: &'e mut O,
 }
 
 pub(crate) fn validate<S: SegmentAccess>(spec: &Compiled, segments: &[S]) -> Vec<SpecError> {
+    validate_observed(spec, segments, &mut ())
+}
+
+/// [`validate`], telling `observer` where each segment goes (see [`LoopObserver`]).
+pub(crate) fn validate_observed<S: SegmentAccess, O: LoopObserver>(
+    spec: &Compiled,
+    segments: &[S],
+    observer: &mut O,
+) -> Vec<SpecError> {
     let mut errors = Vec::new();
     let mut w = Walker {
         spec,
         frames: Vec::with_capacity(8),
         counts: Vec::with_capacity(64),
         errors: &mut errors,
+        observer,
     };
     w.counts.resize(spec.root.len(), 0);
     w.frames.push(Frame {
@@ -42,6 +54,7 @@ pub(crate) fn validate<S: SegmentAccess>(spec: &Compiled, segments: &[S]) -> Vec
     });
     for (idx, seg) in segments.iter().enumerate() {
         w.segment(idx, seg);
+        w.observer.segment(idx);
     }
     let last = segments.len().saturating_sub(1);
     while w.frames.len() > 1 {
@@ -55,7 +68,7 @@ pub(crate) fn validate<S: SegmentAccess>(spec: &Compiled, segments: &[S]) -> Vec
     errors
 }
 
-impl<'a> Walker<'a, '_> {
+impl<'a, O: LoopObserver> Walker<'a, '_, O> {
     fn node(&self, i: usize) -> Option<&'a CNode> {
         self.spec.nodes.get(i)
     }
@@ -160,6 +173,7 @@ impl<'a> Walker<'a, '_> {
                     counts_at: at,
                     loop_id: Some(id),
                 });
+                self.observer.open_loop(id);
                 let depth = depth + 1;
                 // Reported once, at the first repeat over the maximum.
                 if n == repeat.saturating_add(1) {
@@ -224,6 +238,7 @@ impl<'a> Walker<'a, '_> {
         self.missing_between(depth, from, usize::MAX, idx);
         if let Some(f) = self.frames.pop() {
             self.counts.truncate(f.counts_at);
+            self.observer.close_loop();
         }
     }
 
@@ -347,6 +362,9 @@ impl<'a> Walker<'a, '_> {
     // Elements
 
     fn elements<S: SegmentAccess>(&mut self, idx: usize, seg: &S, def: &CSeg, depth: usize) {
+        if !O::CHECK_ELEMENTS {
+            return;
+        }
         let count = seg.element_count();
         let mut present: u64 = 0;
         let ctx = ElemCtx {
