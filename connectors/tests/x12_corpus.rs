@@ -5,6 +5,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::panic,
     reason = "test helpers: a failed read or lookup is a failed test"
 )]
 
@@ -14,8 +15,11 @@ use transload_connectors::x12::ack::{self, AckKind, EnvelopeOnly};
 use transload_connectors::x12::control_numbers::MemoryControlNumbers;
 use transload_connectors::x12::delimiters::Delimiters;
 use transload_connectors::x12::document::{self, Document};
+use transload_connectors::x12::spec::{self, StructureNode};
 use transload_connectors::x12::stream::X12Reader;
-use transload_connectors::x12::tree::{self, Element, Encoding, SegmentNode, X12Tree};
+use transload_connectors::x12::tree::{
+    self, Element, Encoding, LoopNode, Node, SegmentNode, SetNode, X12Tree,
+};
 use transload_connectors::x12::writer::{self, WriteOptions};
 
 fn corpus() -> PathBuf {
@@ -116,6 +120,193 @@ fn valid_files_round_trip_through_json_and_back() {
         checked += 1;
     }
     assert!(checked >= 25, "only {checked} valid files");
+}
+
+/// Checks that every loop instance in `nodes` is a loop the spec level `level` has, and that
+/// it starts with its trigger or one of its `also_starts_with` segments; recurses. Returns
+/// the number of loop instances.
+fn check_loops(file: &str, level: &[StructureNode], nodes: &[Node]) -> usize {
+    let mut loops = 0;
+    for node in nodes {
+        let Node::Loop(LoopNode { loop_id, segments }) = node else {
+            continue;
+        };
+        let Some((body, also)) = level.iter().find_map(|n| match n {
+            StructureNode::Loop {
+                id,
+                body,
+                also_starts_with,
+                ..
+            } if id == loop_id => Some((body, also_starts_with)),
+            _ => None,
+        }) else {
+            panic!("{file}: loop {loop_id} is not in the spec at this level");
+        };
+        let Some(StructureNode::Segment {
+            segment: trigger, ..
+        }) = body.first()
+        else {
+            panic!("{file}: loop {loop_id} has no trigger");
+        };
+        let first = first_tag(segments).unwrap_or_default();
+        assert!(
+            first == *trigger || also.contains(&first),
+            "{file}: loop {loop_id} starts with {first}"
+        );
+        loops += 1 + check_loops(file, body, segments);
+    }
+    loops
+}
+
+fn first_tag(nodes: &[Node]) -> Option<String> {
+    match nodes.first()? {
+        Node::Segment(s) => Some(s.tag.clone()),
+        Node::Loop(l) => first_tag(&l.segments),
+    }
+}
+
+/// `(GS08, set)` of every transaction set in a tree.
+fn sets(tree: &X12Tree) -> Vec<(String, &SetNode)> {
+    tree.interchanges
+        .iter()
+        .flat_map(|ix| ix.groups.iter())
+        .flat_map(|g| {
+            let version =
+                g.gs.as_ref()
+                    .and_then(|gs| gs.text(8))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+            g.transaction_sets.iter().map(move |t| (version.clone(), t))
+        })
+        .collect()
+}
+
+#[test]
+fn sets_with_a_spec_have_their_loops_nested_as_the_spec_gives_them() {
+    let mut nested_sets = 0;
+    let mut flat_sets = 0;
+    for (file, _) in sources() {
+        let data = read(&file);
+        let (tree, _) = tree_of(&data);
+        for (version, set) in sets(&tree) {
+            let set_id = set.find("ST").and_then(|st| st.text(1)).unwrap_or_default();
+            match spec::spec_for(&version, set_id) {
+                Some(spec) => {
+                    let loops = check_loops(&file, &spec.structure, &set.segments);
+                    // A set that has a segment starting a top-level loop has loops.
+                    let triggers: Vec<&String> = spec
+                        .structure
+                        .iter()
+                        .filter_map(|n| match n {
+                            StructureNode::Loop { body, .. } => match body.first() {
+                                Some(StructureNode::Segment { segment, .. }) => Some(segment),
+                                _ => None,
+                            },
+                            StructureNode::Segment { .. } => None,
+                        })
+                        .collect();
+                    if set
+                        .flat_segments()
+                        .iter()
+                        .any(|s| triggers.contains(&&s.tag))
+                    {
+                        assert!(loops > 0, "{file}: {set_id} has no loops");
+                        nested_sets += 1;
+                    }
+                }
+                None => {
+                    assert!(
+                        set.segments.iter().all(|n| matches!(n, Node::Segment(_))),
+                        "{file}: {set_id} has no spec but loops"
+                    );
+                    flat_sets += 1;
+                }
+            }
+        }
+    }
+    println!("{nested_sets} sets nested by their spec, {flat_sets} without a spec");
+    assert!(nested_sets >= 15, "{nested_sets} sets with a spec");
+    assert!(flat_sets >= 10, "{flat_sets} sets without a spec");
+}
+
+/// `(loop path, tag)` of every segment of the first set of `file`.
+fn paths(file: &str) -> Vec<(String, String)> {
+    let data = read(file);
+    let (tree, _) = tree_of(&data);
+    let (_, set) = sets(&tree).into_iter().next().unwrap();
+    set.segments_with_paths()
+        .map(|(p, s)| (p.to_string(), s.tag.clone()))
+        .collect()
+}
+
+fn paths_of<'p>(paths: &'p [(String, String)], tag: &str) -> Vec<&'p str> {
+    paths
+        .iter()
+        .filter(|(_, t)| t == tag)
+        .map(|(p, _)| p.as_str())
+        .collect()
+}
+
+#[test]
+fn load_tender_stops_status_details_and_invoice_lines_are_loops() {
+    // 204: each S5 opens a 0300 stop loop; the stop's N1 is in 0310 inside it.
+    let p = paths("GT-Logistics__edi-x12/204.edi");
+    assert_eq!(paths_of(&p, "S5"), ["0300[1]", "0300[2]"]);
+    assert_eq!(
+        paths_of(&p, "N1"),
+        [
+            "0100[1]",
+            "0100[2]",
+            "0100[3]",
+            "0300[1]/0310[1]",
+            "0300[2]/0310[1]"
+        ]
+    );
+    assert_eq!(
+        paths_of(&p, "L5"),
+        ["0300[1]/0350[1]/0360[1]", "0300[2]/0350[1]/0360[1]"]
+    );
+    assert_eq!(paths_of(&p, "L3"), [""]);
+    let data = read("GT-Logistics__edi-x12/204.edi");
+    let (tree, _) = tree_of(&data);
+    let set = &tree.interchanges[0].groups[0].transaction_sets[0];
+    assert_eq!(set.value("0300[2]/S5/S502"), Some("CU"));
+    assert_eq!(
+        set.value("0300[2]/0310/N1/N102"),
+        Some("Springfield Power Company")
+    );
+    assert_eq!(set.value("0300[1]/0310/N4/N401"), Some("Newport"));
+
+    // 214 (the envelope is broken, IEA02, but the set is whole): each LX opens a 0200
+    // loop, the AT7s inside go into its 0205 loop, the L11 after them back into 0200.
+    let p = paths("apimeister__x12-types/test_214.rs__parse_214_1.edi");
+    assert_eq!(paths_of(&p, "LX"), ["0200[1]", "0200[2]", "0200[3]"]);
+    let at7 = paths_of(&p, "AT7");
+    assert_eq!(at7.len(), 18, "{at7:?}");
+    assert!(
+        at7.iter().take(6).all(|p| p.starts_with("0200[1]/0205[")),
+        "{at7:?}"
+    );
+    assert_eq!(at7[6], "0200[2]/0205[1]");
+    assert_eq!(paths_of(&p, "L11"), ["0200[1]", "0200[2]", "0200[3]"]);
+
+    // 210: each LX opens a 0400 invoice line loop.
+    for file in [
+        "Inteligenz__X12Parser/CN_FreightInvoiceSample1.txt",
+        "EdiFabric__X12.NET/FreightInvoice.txt",
+    ] {
+        let p = paths(file);
+        let lx = paths_of(&p, "LX");
+        assert!(!lx.is_empty(), "{file}");
+        for (i, path) in lx.iter().enumerate() {
+            assert_eq!(*path, format!("0400[{}]", i + 1), "{file}");
+        }
+        assert!(
+            paths_of(&p, "L1").iter().all(|p| p.starts_with("0400[")),
+            "{file}"
+        );
+    }
 }
 
 /// (code, segment index in file, line, byte offset, acknowledgement code of the kind).
