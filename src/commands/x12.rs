@@ -42,9 +42,10 @@ pub(crate) enum X12Command {
         #[arg(long)]
         control_numbers: Option<PathBuf>,
     },
-    /// Print FILE as the JSON document tree.
+    /// Print FILE as the JSON document tree (loops nested as the transaction-set specs give
+    /// them; shape documented in `transload_connectors::x12::tree`).
     ToJson { file: PathBuf },
-    /// Write the JSON document tree in FILE back as X12.
+    /// Write the JSON document tree in FILE back as X12 (nested or flat).
     FromJson { file: PathBuf },
 }
 

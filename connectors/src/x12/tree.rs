@@ -2,12 +2,16 @@
 //!
 //! # Shape
 //!
+//! `transload x12 to-json` of a 005010 204 (one header party, one stop):
+//!
 //! ```json
 //! {
 //!   "encoding": "utf8",
 //!   "interchanges": [{
 //!     "delimiters": {"element": "*", "component": ">", "segment": "~", "repetition": "^"},
-//!     "isa": {"tag": "ISA", "elements": ["00", "          ", "...", "^", "00501", "...", ">"]},
+//!     "isa": {"tag": "ISA", "elements": ["00", "          ", "00", "          ",
+//!       "ZZ", "SENDER         ", "ZZ", "RECEIVER       ", "240131", "1100", "^", "00501",
+//!       "000011111", "0", "P", ">"]},
 //!     "groups": [{
 //!       "gs": {"tag": "GS", "elements": ["SM", "SENDER", "RECEIVER", "20240131", "1100", "1", "X", "005010"]},
 //!       "transaction_sets": [{
@@ -24,7 +28,7 @@
 //!               {"tag": "N1", "elements": ["SH", "SHIPPER"]}
 //!             ]}
 //!           ]},
-//!           {"tag": "SE", "elements": ["8", "0001"]}
+//!           {"tag": "SE", "elements": ["7", "0001"]}
 //!         ]
 //!       }],
 //!       "ge": {"tag": "GE", "elements": ["1", "1"]}
@@ -50,6 +54,13 @@
 //!   cannot place (unknown, out of sequence) stays, in order, in the innermost loop open at
 //!   that point. Without a spec the set is a flat list of segments. The writer flattens
 //!   loops, so a nested and a flat tree of the same segments write the same X12.
+//! - Loop ids are those of the spec files in `schemas/x12/`: e.g. in the 204 `0100`
+//!   (parties), `0200`, `0300` (stops; inside it `0310` stop parties, `0350` orders...);
+//!   in the 214 `0100`, `0200` (LX; inside it `0205` with AT7); in the 210 `0100`..`0300`,
+//!   `0400` (LX); in the 997 `AK2` and `AK3`; in the 999 `2000`, `2100`, `2110`.
+//! - In jq, every segment of a set whatever its loop is
+//!   `[.segments | .. | objects | select(has("tag"))]`, and the stops of a 204
+//!   `.segments[] | select(.loop == "0300")`.
 //! - `elements` are the elements after the tag, 1-based in X12 (`N104` is
 //!   `elements[3]`), trailing empty ones kept as sent. An element is a string; a composite
 //!   is an array of its component strings; a repeated element is `{"repeat": [...]}` with
