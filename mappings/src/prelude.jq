@@ -1,0 +1,186 @@
+# transload mapping prelude: helpers available to every mapping program.
+# See mappings/README.md for the list with examples.
+
+# ---- X12 transaction-set trees ---------------------------------------------------------
+# A set is {"segments": [...]}; a segment is {"tag": "N1", "elements": [...]}; a loop is
+# {"loop": "0200", "segments": [...]}. The helpers work on a set, a loop, or an array of
+# nodes, whether the loops are nested or the set is flat.
+
+# The direct children of a set or loop (or the items of an array of nodes).
+def x12_nodes:
+  if type == "array" then .[]
+  elif type == "object" and has("segments") then .segments[]
+  else empty end;
+
+# Every segment under ., in order, descending into loops.
+def all_segs: x12_nodes | if has("loop") then all_segs else . end;
+
+# Segments with tag `t` under ., descending into loops.
+def segs(t): all_segs | select(.tag == t);
+
+# The first segment with tag `t` under ., or null.
+def seg(t): first(segs(t)) // null;
+
+# Segments with tag `t` directly in . (not inside its child loops).
+def own_segs(t): x12_nodes | select(has("tag") and .tag == t);
+
+# The first segment with tag `t` directly in ., or null.
+def own_seg(t): first(own_segs(t)) // null;
+
+# The loops with id `id` under . (outermost matches; a matched loop is not searched).
+def loops(id): x12_nodes | select(has("loop")) | if .loop == id then . else loops(id) end;
+
+# The child loops of . with id `id` (one level only).
+def own_loops(id): x12_nodes | select(has("loop") and .loop == id);
+
+# Element `n` (1-based) of a segment: a string, an array for a composite, or null when
+# absent or empty.
+def el(n):
+  if . == null then null
+  else (.elements[n - 1] // null) | if . == "" then null else . end end;
+
+# Component `c` (1-based) of composite element `n` (a simple element is its component 1).
+def el(n; c):
+  el(n) | if . == null then null
+  elif type == "array" then (.[c - 1] // null) | (if . == "" then null else . end)
+  elif c == 1 then . else null end;
+
+# Element `n` of the first segment `t` under ., or null.
+def val(t; n): seg(t) | el(n);
+
+# The segments whose element 1 (a qualifier) is `q`.
+def qualified(q): select(el(1) == q);
+
+# A segment from a tag and a list of elements; trailing nulls/empties are dropped and
+# inner nulls become "".
+def mkseg(t; elems):
+  {tag: t, elements: ([elems[] | if . == null then "" elif type == "number" then tostring else . end]
+    | until(length == 0 or .[-1] != ""; .[:-1]))};
+
+# ---- dates and times ---------------------------------------------------------------------
+
+# "20261125" or "261125" -> "2026-11-25" (two-digit years are 20xx).
+def x12_date:
+  if . == null then null
+  elif length == 8 then "\(.[0:4])-\(.[4:6])-\(.[6:8])"
+  elif length == 6 then "20\(.[0:2])-\(.[2:4])-\(.[4:6])"
+  else error("not an X12 date: \(.)") end;
+
+# "1342", "134210" or "13421050" -> "13:42:00" / "13:42:10" (decimal seconds dropped).
+def x12_time:
+  if . == null then "00:00:00"
+  elif length == 4 then "\(.[0:2]):\(.[2:4]):00"
+  elif length >= 6 then "\(.[0:2]):\(.[2:4]):\(.[4:6])"
+  else error("not an X12 time: \(.)") end;
+
+# X12 date + time -> local date-time "2026-11-25T13:42:00".
+def x12_local(d; t): "\(d | x12_date)T\(t | x12_time)";
+
+# "2026-11-25" -> "20261125"
+def to_x12_date: if . == null then null else .[0:10] | gsub("-"; "") end;
+# "2026-11-25T13:42:00" -> "1342"
+def to_x12_time: if . == null then null else .[11:16] | gsub(":"; "") end;
+
+# X12 time codes (AT707, G6204...) -> a zone; null for local time or unknown codes.
+def x12_time_code_zone:
+  {"UT": "+00:00", "GM": "+00:00", "Z": "+00:00",
+   "ET": "America/New_York", "ED": "-04:00", "ES": "-05:00",
+   "CT": "America/Chicago", "CD": "-05:00", "CS": "-06:00",
+   "MT": "America/Denver", "MD": "-06:00", "MS": "-07:00",
+   "PT": "America/Los_Angeles", "PD": "-07:00", "PS": "-08:00",
+   "AT": "America/Halifax", "AD": "-03:00", "AS": "-04:00",
+   "NT": "America/St_Johns", "HT": "Pacific/Honolulu", "HS": "-10:00",
+   "AK": "America/Anchorage"}[. // ""];
+
+# The usual zone of a US state or Canadian province (the zone of most of its area; a
+# heuristic for a stop's location when the message gives no zone).
+def region_zone:
+  {"AL": "America/Chicago", "AK": "America/Anchorage", "AZ": "America/Phoenix",
+   "AR": "America/Chicago", "CA": "America/Los_Angeles", "CO": "America/Denver",
+   "CT": "America/New_York", "DE": "America/New_York", "DC": "America/New_York",
+   "FL": "America/New_York", "GA": "America/New_York", "HI": "Pacific/Honolulu",
+   "ID": "America/Boise", "IL": "America/Chicago", "IN": "America/Indiana/Indianapolis",
+   "IA": "America/Chicago", "KS": "America/Chicago", "KY": "America/New_York",
+   "LA": "America/Chicago", "ME": "America/New_York", "MD": "America/New_York",
+   "MA": "America/New_York", "MI": "America/Detroit", "MN": "America/Chicago",
+   "MS": "America/Chicago", "MO": "America/Chicago", "MT": "America/Denver",
+   "NE": "America/Chicago", "NV": "America/Los_Angeles", "NH": "America/New_York",
+   "NJ": "America/New_York", "NM": "America/Denver", "NY": "America/New_York",
+   "NC": "America/New_York", "ND": "America/Chicago", "OH": "America/New_York",
+   "OK": "America/Chicago", "OR": "America/Los_Angeles", "PA": "America/New_York",
+   "RI": "America/New_York", "SC": "America/New_York", "SD": "America/Chicago",
+   "TN": "America/Chicago", "TX": "America/Chicago", "UT": "America/Denver",
+   "VT": "America/New_York", "VA": "America/New_York", "WA": "America/Los_Angeles",
+   "WV": "America/New_York", "WI": "America/Chicago", "WY": "America/Denver",
+   "ON": "America/Toronto", "QC": "America/Toronto", "BC": "America/Vancouver",
+   "AB": "America/Edmonton", "MB": "America/Winnipeg", "SK": "America/Regina",
+   "NS": "America/Halifax", "NB": "America/Moncton", "NL": "America/St_Johns"}[. // ""];
+
+# A canonical ZonedTime from a local date-time, a zone (IANA name or offset, or null) and
+# how the zone was chosen ("explicit", "stop_location", "partner_default", "hub_default").
+# A null zone gives an unresolved time. `zone_utc` is native (jiff): local time in a zone
+# -> UTC instant; an ambiguous time takes the earlier instant, a gap the later.
+def zoned(local; zone; source):
+  if zone == null then {local: local, zone_source: "unresolved"}
+  else {local: local, zone: zone, utc: (local | zone_utc(zone)), zone_source: source} end;
+
+# The first non-null zone of a list of [zone, source] pairs, as a ZonedTime of `local`.
+def zoned_first(local; pairs):
+  (first(pairs[] | select(.[0] != null)) // [null, null]) as $p
+  | zoned(local; $p[0]; $p[1]);
+
+# ---- code maps and small helpers ---------------------------------------------------------
+
+# Looks `.` up in the partner's code map `name` ($partner.code_maps[name]); null when
+# absent.
+def code_map(name): . as $code | ($partner.code_maps[name] // {})[$code // ""] // null;
+
+# Like code_map, with a default for unmapped codes.
+def code_map(name; default): code_map(name) // default;
+
+# The reverse lookup: the first partner code that maps to `.`.
+def code_unmap(name): . as $v | first(($partner.code_maps[name] // {}) | to_entries[] | select(.value == $v) | .key) // null;
+
+# Drops keys whose value is null, an empty array or an empty object (one level).
+def compact: with_entries(select(.value != null and .value != [] and .value != {}));
+
+# Trims spaces; null stays null.
+def trim_or_null: if . == null then null else (sub("^\\s+"; "") | sub("\\s+$"; "")) | if . == "" then null else . end end;
+
+# A decimal number as an exact string: "14.60" stays, 1460 -> "1460", null -> null.
+def decimal: if . == null then null elif type == "number" then tostring else . end;
+
+# X12 implied-decimal amounts (N2): "136049" -> "1360.49".
+def strip_zeros: sub("^0+"; "") | if . == "" then "0" else . end;
+
+def n2: if . == null then null
+  else (if startswith("-") then "-" else "" end) as $sign | ltrimstr("-")
+    | (if length < 3 then ("000" + .)[-3:] else . end) as $d
+    | $sign + ($d[:-2] | strip_zeros) + "." + $d[-2:] end;
+
+# "1360.49" -> "136049" (N2 for X12 output).
+def to_n2: if . == null then null
+  else tostring | (if startswith("-") then "-" else "" end) as $sign | ltrimstr("-")
+    | split(".") as $p
+    | ($p[1] // "" | (. + "00")[0:2]) as $frac
+    | $sign + (($p[0] + $frac) | strip_zeros) end;
+
+# ---- XML documents (see README: {"name", "attrs", "children"}) ---------------------------
+
+# Child elements named `n` (one level).
+def xchildren(n): (.children // [])[] | select(type == "object" and .name == n);
+# The first child element named `n`, or null.
+def xchild(n): first(xchildren(n)) // null;
+# The text of an element: its text children joined, trimmed; null when empty.
+def xtext: if . == null then null else [(.children // [])[] | select(type == "string")] | join("") | trim_or_null end;
+# The text of the first child element named `n`.
+def xval(n): xchild(n) | xtext;
+# Attribute `a`, or null.
+def xattr(a): if . == null then null else (.attrs // {})[a] end;
+# Elements at a slash-separated path of names below ("Stops/Stop").
+def xpath(p): reduce (p | split("/"))[] as $n ([.]; [.[] | xchildren($n)]) | .[];
+# An element from a name, attributes and children (strings or elements; nulls dropped).
+def xelem(n; a; c): {name: n} + (if (a // {}) == {} then {} else {attrs: a} end)
+  + {children: [c | select(. != null) | if type == "number" then tostring else . end]};
+# An element holding one text value, or nothing when the value is null.
+def xleaf(n; v): if v == null then empty else xelem(n; {}; v) end;

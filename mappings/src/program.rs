@@ -1,0 +1,301 @@
+//! jq programs compiled and run by jaq, with the mapping prelude and the variables
+//! `$partner` and `$now`.
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::native::{Fun, run, unary, v};
+use jaq_core::{Ctx, DataT, ValR, Vars, data, unwrap_valr};
+use jaq_json::Val;
+use serde_json::Value;
+
+/// The helper definitions every program can use (see the README).
+pub const PRELUDE: &str = include_str!("prelude.jq");
+
+/// The most output values one run may produce; a guard against runaway programs.
+const MAX_OUTPUTS: usize = 100_000;
+
+type Data = data::JustLut<Val>;
+type Compiled = jaq_core::compile::Filter<jaq_core::Native<Data>>;
+
+/// A compiled jq program.
+pub(crate) struct Program {
+    filter: Compiled,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Program")
+    }
+}
+
+/// Why a program does not compile, at a byte offset of its code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProgramError {
+    /// Byte offset in the program's code.
+    pub(crate) offset: usize,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+/// The byte offset of `part` in `whole`, when `part` is a slice of it.
+fn offset_in(whole: &str, part: &str) -> usize {
+    let start = whole.as_ptr() as usize;
+    let at = part.as_ptr() as usize;
+    if at >= start && at <= start + whole.len() {
+        at - start
+    } else {
+        0
+    }
+}
+
+fn quoted(found: &str) -> String {
+    let snippet: String = found.chars().take(20).collect();
+    if snippet.is_empty() {
+        "end of program".to_owned()
+    } else {
+        format!("{snippet:?}")
+    }
+}
+
+/// The prelude's definitions.
+fn prelude_defs() -> Result<Vec<jaq_core::load::parse::Def<&'static str>>, ProgramError> {
+    jaq_core::load::parse(PRELUDE, |parser| parser.defs()).ok_or_else(|| ProgramError {
+        offset: 0,
+        message: "the mapping prelude does not parse (a bug in transload)".to_owned(),
+    })
+}
+
+/// `local | zone_utc(zone)`: the UTC instant (RFC 3339) of a local date-time read in an
+/// IANA zone or a fixed offset.
+fn zone_utc_native<D: DataT>() -> Fun<D>
+where
+    for<'a> D::V<'a>: jaq_std::ValT,
+{
+    run(("zone_utc", v(1), |cv| {
+        unary(cv, |local, zone| to_utc(&local, &zone))
+    }))
+}
+
+fn to_utc<V: jaq_std::ValT>(local: &V, zone: &V) -> ValR<V> {
+    let fail = |message: String| Err(jaq_core::Error::str(message));
+    let (Some(local), Some(zone)) = (text(local), text(zone)) else {
+        return fail(format!(
+            "zone_utc: expects a local date-time string and a zone string, got {local} and {zone}"
+        ));
+    };
+    match crate::time::local_to_utc(&local, &zone) {
+        Ok(instant) => Ok(V::from(instant)),
+        Err(message) => fail(format!("zone_utc: {message}")),
+    }
+}
+
+fn text<V: jaq_std::ValT>(value: &V) -> Option<String> {
+    value
+        .as_utf8_bytes()
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+}
+
+impl Program {
+    /// Compiles `code` with the prelude and the variables `$partner` and `$now`.
+    pub(crate) fn compile(code: &str) -> Result<Self, Vec<ProgramError>> {
+        let prelude = prelude_defs().map_err(|error| vec![error])?;
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs())
+            .chain(prelude);
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs())
+            .chain([zone_utc_native::<Data>()]);
+        let loader = Loader::new(defs);
+        let arena = Arena::default();
+        let modules = loader
+            .load(&arena, File { code, path: () })
+            .map_err(|errors| load_errors(code, errors))?;
+        let filter = jaq_core::Compiler::default()
+            .with_funs(funs)
+            .with_global_vars(["$partner", "$now"])
+            .compile(modules)
+            .map_err(|errors| {
+                errors
+                    .into_iter()
+                    .flat_map(|(_, undefined)| undefined)
+                    .map(|(name, kind)| ProgramError {
+                        offset: offset_in(code, name),
+                        message: format!("undefined {} `{name}`", kind.as_str()),
+                    })
+                    .collect::<Vec<_>>()
+            })?;
+        Ok(Self { filter })
+    }
+
+    /// Runs the program on `input`; every output value, or the first error.
+    pub(crate) fn run(
+        &self,
+        input: &Value,
+        partner: &Value,
+        now: &str,
+    ) -> Result<Vec<Value>, String> {
+        let vars = Vars::new([to_val(partner)?, Val::from(now.to_owned())]);
+        let ctx = Ctx::<Data>::new(&self.filter.lut, vars);
+        let mut outputs = Vec::new();
+        for output in self.filter.id.run((ctx, to_val(input)?)).map(unwrap_valr) {
+            let value = output.map_err(|error| error.to_string())?;
+            outputs.push(from_val(&value)?);
+            if outputs.len() > MAX_OUTPUTS {
+                return Err(format!("more than {MAX_OUTPUTS} output values"));
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+fn load_errors(code: &str, errors: jaq_core::load::Errors<&str, ()>) -> Vec<ProgramError> {
+    use jaq_core::load::Error;
+    use jaq_core::load::lex::Expect as LexExpect;
+    let mut out = Vec::new();
+    for (_, error) in errors {
+        match error {
+            Error::Io(items) => out.extend(items.into_iter().map(|(path, message)| ProgramError {
+                offset: offset_in(code, path),
+                message: format!("cannot load module {path:?}: {message}"),
+            })),
+            Error::Lex(items) => out.extend(items.into_iter().map(|(expect, found)| {
+                let expected = match expect {
+                    LexExpect::Delim(open) => format!("the closing delimiter of {open:?}"),
+                    other => other.as_str().to_owned(),
+                };
+                ProgramError {
+                    offset: offset_in(code, found),
+                    message: format!("expected {expected}, found {}", quoted(found)),
+                }
+            })),
+            Error::Parse(items) => {
+                out.extend(items.into_iter().map(|(expect, found)| ProgramError {
+                    offset: offset_in(code, found),
+                    message: format!("expected {}, found {}", expect.as_str(), quoted(found)),
+                }));
+            }
+        }
+    }
+    out
+}
+
+fn to_val(value: &Value) -> Result<Val, String> {
+    let bytes = serde_json::to_vec(value).map_err(|error| error.to_string())?;
+    jaq_json::read::parse_single(&bytes).map_err(|error| error.to_string())
+}
+
+fn from_val(value: &Val) -> Result<Value, String> {
+    serde_json::from_str(&value.to_string()).map_err(|error| {
+        format!("the program produced a value that is not JSON ({error}): {value}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(code: &str, input: Value) -> Result<Vec<Value>, String> {
+        Program::compile(code)
+            .map_err(|errors| format!("{errors:?}"))?
+            .run(
+                &input,
+                &json!({"code_maps": {"status": {"X1": "arrived_at_delivery"}}}),
+                "2026-11-25T00:00:00Z",
+            )
+    }
+
+    #[test]
+    fn the_prelude_parses() {
+        assert!(prelude_defs().unwrap().len() > 20);
+    }
+
+    #[test]
+    fn runs_with_variables_and_prelude() {
+        assert_eq!(
+            run("[$now, (\"X1\" | code_map(\"status\")), (\"Q\" | code_map(\"status\"; \"other\"))]", json!(null)).unwrap(),
+            vec![json!(["2026-11-25T00:00:00Z", "arrived_at_delivery", "other"])]
+        );
+    }
+
+    #[test]
+    fn x12_helpers_work_on_flat_and_nested_sets() {
+        let flat = json!({"segments": [
+            {"tag": "ST", "elements": ["214", "0001"]},
+            {"tag": "LX", "elements": ["1"]},
+            {"tag": "AT7", "elements": ["X1", "NS", "", "", "20261125", "1342"]},
+        ]});
+        let nested = json!({"segments": [
+            {"tag": "ST", "elements": ["214", "0001"]},
+            {"loop": "0200", "segments": [
+                {"tag": "LX", "elements": ["1"]},
+                {"loop": "0205", "segments": [
+                    {"tag": "AT7", "elements": ["X1", "NS", "", "", "20261125", "1342"]}]}]}]});
+        for set in [flat, nested.clone()] {
+            let out = run(
+                "[segs(\"AT7\") | el(1), el(3), x12_local(el(5); el(6))]",
+                set,
+            )
+            .unwrap();
+            assert_eq!(out, vec![json!(["X1", null, "2026-11-25T13:42:00"])]);
+        }
+        let out = run("[loops(\"0200\") | own_seg(\"LX\") | el(1)]", nested).unwrap();
+        assert_eq!(out, vec![json!(["1"])]);
+    }
+
+    #[test]
+    fn zones_resolve_through_jiff() {
+        let out = run(
+            "zoned(\"2026-11-25T13:42:00\"; \"America/Chicago\"; \"stop_location\"), zoned(\"2026-11-25T13:42:00\"; null; null)",
+            json!(null),
+        )
+        .unwrap();
+        assert_eq!(out[0]["utc"], "2026-11-25T19:42:00Z");
+        assert_eq!(
+            out[1],
+            json!({"local": "2026-11-25T13:42:00", "zone_source": "unresolved"})
+        );
+        assert!(
+            run(
+                "\"2026-11-25T13:42:00\" | zone_utc(\"Mars/Base\")",
+                json!(null)
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn amounts_convert_to_and_from_implied_decimals() {
+        let out = run(
+            "[\"136049\", \"5\", \"-1250\" | n2], [\"1360.49\", \"85\", \"0.5\" | to_n2]",
+            json!(null),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                json!(["1360.49", "0.05", "-12.50"]),
+                json!(["136049", "8500", "50"])
+            ]
+        );
+    }
+
+    #[test]
+    fn compile_errors_carry_offsets() {
+        let errors = Program::compile(".a | nosuchfn(1)").unwrap_err();
+        assert_eq!(errors[0].offset, 5, "{errors:?}");
+        assert!(errors[0].message.contains("nosuchfn"), "{errors:?}");
+        let errors = Program::compile("{a: 1,, }").unwrap_err();
+        assert_eq!(errors[0].offset, 6, "{errors:?}");
+    }
+
+    #[test]
+    fn runtime_errors_are_reported() {
+        assert!(
+            run("error(\"boom\")", json!(null))
+                .unwrap_err()
+                .contains("boom")
+        );
+    }
+}
