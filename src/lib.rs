@@ -6,6 +6,7 @@ pub mod backends;
 pub mod bus;
 pub mod config;
 pub mod http;
+pub mod ingest;
 pub mod pipeline;
 pub mod sqlite;
 pub mod store;

@@ -29,8 +29,9 @@ use serde_json::json;
 use transload_core::bus::{BusMessage, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
-    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, Processed, RawMessage, Redrive,
-    StateKey, StateRecord, StateWrite, Store, StoreError, UnitOfWork,
+    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, Processed, RawMessage,
+    ReceivedControlNumber, Redrive, StateKey, StateRecord, StateWrite, Store, StoreError,
+    UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -154,6 +155,11 @@ async fn commit_writes_everything<H: Harness>(harness: &H) {
         outbox: outgoing.clone(),
         dead_letters: vec![dead.clone()],
         redrives: vec![],
+        received_control_numbers: vec![ReceivedControlNumber {
+            partner: partner("odfl"),
+            sequence: "isa13".to_owned(),
+            number: "000000001".to_owned(),
+        }],
     };
     assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
 
@@ -185,6 +191,13 @@ async fn commit_writes_everything<H: Harness>(harness: &H) {
         .collect();
     assert_eq!(pending, outgoing);
     assert_eq!(store.dead_letter(dead.id).await.unwrap(), Some(dead));
+    assert!(
+        !store
+            .record_received_control_number(&partner("odfl"), "isa13", "000000001")
+            .await
+            .unwrap(),
+        "the unit recorded its control number"
+    );
 }
 
 /// A unit whose last state write conflicts leaves no trace of its earlier parts.
@@ -207,6 +220,11 @@ async fn failed_commit_writes_nothing<H: Harness>(harness: &H) {
         outbox: vec![(Stage::Outbound, message(1))],
         dead_letters: vec![dead.clone()],
         redrives: vec![],
+        received_control_numbers: vec![ReceivedControlNumber {
+            partner: partner("odfl"),
+            sequence: "isa13".to_owned(),
+            number: "000000002".to_owned(),
+        }],
     };
     match store.commit(unit.clone()).await {
         Err(StoreError::Conflict {
@@ -310,6 +328,11 @@ async fn processed_marker_refuses_a_second_commit<H: Harness>(harness: &H) {
         outbox: vec![(Stage::Outbound, message(2))],
         dead_letters: vec![dead.clone()],
         redrives: vec![],
+        received_control_numbers: vec![ReceivedControlNumber {
+            partner: partner("odfl"),
+            sequence: "isa13".to_owned(),
+            number: "000000003".to_owned(),
+        }],
     };
     assert_eq!(
         commit(&store, second.clone()).await,
@@ -882,6 +905,53 @@ async fn received_control_numbers_detect_duplicates<H: Harness>(harness: &H) {
     );
 }
 
+async fn control_numbers_recorded_with_a_unit_refuse_the_duplicate_unit<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let odfl = partner("odfl");
+    let received = |number: &str| ReceivedControlNumber {
+        partner: odfl.clone(),
+        sequence: "isa13".to_owned(),
+        number: number.to_owned(),
+    };
+    let unit = |numbers: Vec<ReceivedControlNumber>, n: usize| UnitOfWork {
+        received_control_numbers: numbers,
+        outbox: vec![(Stage::Events, message(n))],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(
+        commit(&store, unit(vec![received("000000905")], 1)).await,
+        CommitOutcome::Committed
+    );
+    // The same interchange number again: nothing of the unit is written, not even the
+    // other, new number it carries.
+    assert_eq!(
+        commit(
+            &store,
+            unit(vec![received("000000906"), received("000000905")], 2)
+        )
+        .await,
+        CommitOutcome::DuplicateControlNumber {
+            sequence: "isa13".to_owned(),
+            number: "000000905".to_owned()
+        }
+    );
+    assert_eq!(store.pending_outbox(10).await.unwrap().len(), 1);
+    assert!(
+        store
+            .record_received_control_number(&odfl, "isa13", "000000906")
+            .await
+            .unwrap(),
+        "the refused unit recorded nothing"
+    );
+    // Units and the direct call share the record.
+    assert!(
+        !store
+            .record_received_control_number(&odfl, "isa13", "000000905")
+            .await
+            .unwrap()
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Dead letters
 // ---------------------------------------------------------------------------------------
@@ -1181,6 +1251,7 @@ macro_rules! store_conformance {
             control_numbers_count_per_partner_and_sequence,
             control_numbers_are_unique_under_concurrency,
             received_control_numbers_detect_duplicates,
+            control_numbers_recorded_with_a_unit_refuse_the_duplicate_unit,
             dead_letters_list_filter_and_show,
             dead_letters_default_limit_is_100,
             redrive_once_through_the_outbox,

@@ -152,10 +152,25 @@ pub struct UnitOfWork {
     pub dead_letters: Vec<DeadLetter>,
     /// Dead letters sent through again.
     pub redrives: Vec<Redrive>,
+    /// Control numbers a partner sent (ISA13, GS06), recorded with this unit; a number
+    /// recorded before makes the commit write nothing and answer
+    /// [`CommitOutcome::DuplicateControlNumber`].
+    pub received_control_numbers: Vec<ReceivedControlNumber>,
+}
+
+/// A control number a partner sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedControlNumber {
+    /// The sending partner.
+    pub partner: PartnerId,
+    /// Which sequence (`isa13`, `gs06`).
+    pub sequence: String,
+    /// The number as sent.
+    pub number: String,
 }
 
 /// What a commit did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
     /// Everything was written.
     Committed,
@@ -165,6 +180,13 @@ pub enum CommitOutcome {
     DuplicateRaw {
         /// The id of the raw message already stored.
         existing: Uuid,
+    },
+    /// Nothing was written: the partner had sent this control number before.
+    DuplicateControlNumber {
+        /// Which sequence (`isa13`, `gs06`).
+        sequence: String,
+        /// The number.
+        number: String,
     },
 }
 

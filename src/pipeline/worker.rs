@@ -37,6 +37,21 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         message: &BusMessage,
     ) -> impl Future<Output = Result<UnitOfWork, HandlerError>> + Send;
+
+    /// Called when the unit [`Handler::handle`] returned could not be committed because
+    /// the partner had sent one of its control numbers before (a duplicate interchange or
+    /// group). Returns what to write instead (e.g. a TA1 rejection); by default the
+    /// message is dead-lettered with that reason.
+    fn handle_duplicate(
+        &self,
+        message: &BusMessage,
+        sequence: &str,
+        number: &str,
+    ) -> impl Future<Output = Result<UnitOfWork, HandlerError>> + Send {
+        let _ = message;
+        let reason = format!("duplicate: the partner sent {sequence} {number} before");
+        async move { Err(HandlerError::Permanent(reason)) }
+    }
 }
 
 /// How a worker reads and retries.
@@ -183,12 +198,36 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                 return self.retry_or_give_up(delivery.attempt, reason);
             }
         };
-        let has_outbox = !unit.outbox.is_empty() || !unit.redrives.is_empty();
+        let mut has_outbox = !unit.outbox.is_empty() || !unit.redrives.is_empty();
         unit.processed = Some(Processed {
             consumer: self.options.name.clone(),
             message_id: message.id,
         });
-        match self.store.commit(unit).await {
+        let outcome = match self.store.commit(unit).await {
+            Ok(CommitOutcome::DuplicateControlNumber { sequence, number }) => {
+                match self
+                    .handler
+                    .handle_duplicate(message, &sequence, &number)
+                    .await
+                {
+                    Ok(mut instead) => {
+                        instead.received_control_numbers.clear();
+                        has_outbox = !instead.outbox.is_empty() || !instead.redrives.is_empty();
+                        instead.processed = Some(Processed {
+                            consumer: self.options.name.clone(),
+                            message_id: message.id,
+                        });
+                        self.store.commit(instead).await
+                    }
+                    Err(HandlerError::Permanent(reason)) => return Verdict::DeadLetter(reason),
+                    Err(HandlerError::Transient(reason)) => {
+                        return self.retry_or_give_up(delivery.attempt, reason);
+                    }
+                }
+            }
+            other => other,
+        };
+        match outcome {
             Ok(CommitOutcome::Committed) => {
                 report.committed += 1;
                 *wrote_outbox |= has_outbox;
@@ -198,6 +237,9 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                 report.duplicates += 1;
                 Verdict::Ack
             }
+            Ok(CommitOutcome::DuplicateControlNumber { sequence, number }) => Verdict::DeadLetter(
+                format!("duplicate: the partner sent {sequence} {number} before"),
+            ),
             Err(error) if error.is_transient() => {
                 self.retry_or_give_up(delivery.attempt, error.to_string())
             }

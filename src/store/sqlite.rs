@@ -142,6 +142,21 @@ fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutco
             )
             .map_err(store_error)?;
     }
+    for received in &unit.received_control_numbers {
+        let inserted = transaction
+            .execute(
+                "INSERT OR IGNORE INTO received_control_numbers (partner, sequence, number, received_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![received.partner.as_str(), received.sequence, received.number, now],
+            )
+            .map_err(store_error)?;
+        if inserted == 0 {
+            return Ok(CommitOutcome::DuplicateControlNumber {
+                sequence: received.sequence.clone(),
+                number: received.number.clone(),
+            });
+        }
+    }
     for write in &unit.states {
         let changed = match write.expected_version {
             None => transaction.execute(

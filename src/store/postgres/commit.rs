@@ -38,6 +38,27 @@ pub(super) async fn apply(
     {
         return Ok(CommitOutcome::DuplicateRaw { existing });
     }
+    for received in &unit.received_control_numbers {
+        let inserted = transaction
+            .execute(
+                "INSERT INTO received_control_numbers (partner, sequence, number)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (partner, sequence, number) DO NOTHING",
+                &[
+                    &received.partner.as_str(),
+                    &received.sequence,
+                    &received.number,
+                ],
+            )
+            .await
+            .map_err(|error| db(&error))?;
+        if inserted == 0 {
+            return Ok(CommitOutcome::DuplicateControlNumber {
+                sequence: received.sequence.clone(),
+                number: received.number.clone(),
+            });
+        }
+    }
     // Rows are locked in key order whatever order the caller listed them in, so two
     // units writing the same keys cannot deadlock on them. The sort is stable: writes
     // to one key keep their order (a version chain 1 → 2 → 3 in one unit works).
