@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::error::{ErrorKind, X12Error};
-use super::segment::{Position, Segment};
+use super::segment::{Position, Segment, is_valid_tag};
 
 /// Remembers the interchange control numbers received from each sender, to refuse a
 /// resent interchange.
@@ -284,7 +284,7 @@ impl<'h> EnvelopeValidator<'h> {
         {
             set.segments += 1;
             segment.position.set_index = u32::try_from(set.segments).unwrap_or(u32::MAX);
-            if !segment.has_valid_tag() {
+            if !is_valid_tag(tag) {
                 let tag = String::from_utf8_lossy(tag.get(..tag.len().min(16)).unwrap_or_default())
                     .into_owned();
                 let pos = segment.position;

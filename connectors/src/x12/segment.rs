@@ -18,6 +18,20 @@ pub struct Position {
     pub set_index: u32,
 }
 
+/// True when `t` is 2 or 3 upper-case letters or digits, starting with a letter.
+#[inline]
+pub(crate) fn is_valid_tag(t: &[u8]) -> bool {
+    match *t {
+        [a, b] => a.is_ascii_uppercase() && (b.is_ascii_uppercase() || b.is_ascii_digit()),
+        [a, b, c] => {
+            a.is_ascii_uppercase()
+                && (b.is_ascii_uppercase() || b.is_ascii_digit())
+                && (c.is_ascii_uppercase() || c.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
 /// One segment, borrowing the input: its bytes without the terminator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment<'a> {
@@ -48,21 +62,25 @@ impl<'a> Segment<'a> {
     }
 
     /// The tag, e.g. `b"N1"`.
+    #[inline]
     pub fn tag(&self) -> &'a [u8] {
         let e = self.delimiters.element;
-        match self.data.iter().position(|b| *b == e) {
-            Some(i) => self.data.get(..i).unwrap_or_default(),
-            None => self.data,
-        }
+        // Tags are 2 or 3 bytes long: look there first.
+        let len = match *self.data {
+            [a, b, c, ..] if c == e && a != e && b != e => 2,
+            [a, b, c, d, ..] if d == e && a != e && b != e && c != e => 3,
+            _ => self
+                .data
+                .iter()
+                .position(|b| *b == e)
+                .unwrap_or(self.data.len()),
+        };
+        self.data.get(..len).unwrap_or_default()
     }
 
     /// True when the tag is 2 or 3 upper-case letters or digits, starting with a letter.
     pub fn has_valid_tag(&self) -> bool {
-        let t = self.tag();
-        (2..=3).contains(&t.len())
-            && t.first().is_some_and(u8::is_ascii_uppercase)
-            && t.iter()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        is_valid_tag(self.tag())
     }
 
     /// The elements after the tag, as raw bytes (composites keep their separators).

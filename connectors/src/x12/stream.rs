@@ -187,7 +187,7 @@ impl<'h, R> X12Reader<'h, R> {
                     }
                     self.check_size(position);
                 }
-                Step::Issue(e) => self.validator.report(e),
+                Step::Issue(e) => self.validator.report(*e),
                 Step::NeedMore => return Advance::NeedData,
                 Step::End => {
                     self.validator.finish();

@@ -40,8 +40,9 @@ pub(crate) enum Step {
         delimiters: Delimiters,
         position: Position,
     },
-    /// A finding (error or warning); scanning goes on.
-    Issue(X12Error),
+    /// A finding (error or warning); scanning goes on. Boxed: findings are rare and a
+    /// small step is cheap to move.
+    Issue(Box<X12Error>),
     /// The buffer ends inside a segment: append data and call again.
     NeedMore,
     /// The input is exhausted.
@@ -55,7 +56,7 @@ pub(crate) struct Scanner {
     line: u64,
     next_index: u64,
     phase: Phase,
-    pending: Option<X12Error>,
+    pending: Option<Box<X12Error>>,
     seen_any: bool,
 }
 
@@ -79,6 +80,15 @@ fn count_newlines(bytes: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of every byte of `x` that is zero, exactly (no carry between bytes).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
 /// The offset of the first `terminator` in `rest` and the number of line feeds up to and
 /// including it, in one pass.
 fn find_terminator(rest: &[u8], terminator: u8) -> (Option<usize>, u64) {
@@ -88,15 +98,41 @@ fn find_terminator(rest: &[u8], terminator: u8) -> (Option<usize>, u64) {
             None => (None, 0),
         };
     }
-    // Most segments are short: a plain scan of the first bytes beats SIMD set-up.
+    // Most segments are short: eight bytes at a time (terminator and line feeds found
+    // with word arithmetic) beats SIMD set-up for the first bytes.
     const SHORT: usize = 64;
-    let mut newlines = 0;
+    let term = ONES * u64::from(terminator);
+    let lf = ONES * u64::from(b'\n');
+    let mut newlines = 0u64;
     let head = rest.get(..SHORT).unwrap_or(rest);
-    for (i, &b) in head.iter().enumerate() {
+    let mut words = head.chunks_exact(8);
+    let mut at = 0usize;
+    for word in &mut words {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word);
+        let t = zero_bytes(x ^ term);
+        let n = zero_bytes(x ^ lf);
+        if t != 0 {
+            let i = t.trailing_zeros() / 8;
+            if n != 0 {
+                let before = (1u64 << (i * 8)) - 1;
+                newlines += u64::from((n & before).count_ones());
+            }
+            return (Some(at + i as usize), newlines);
+        }
+        if n != 0 {
+            newlines += u64::from(n.count_ones());
+        }
+        at += 8;
+    }
+    for &b in words.remainder() {
         if b == terminator {
-            return (Some(i), newlines);
+            return (Some(at), newlines);
         }
         newlines += u64::from(b == b'\n');
+        at += 1;
     }
     let tail = rest.get(head.len()..).unwrap_or_default();
     for i in memchr::memchr2_iter(terminator, b'\n', tail) {
@@ -131,7 +167,10 @@ impl Scanner {
                         segment_index: 0,
                         set_index: 0,
                     };
-                    return Step::Issue(X12Error::new(ErrorKind::TrailingData { bytes }, position));
+                    return Step::Issue(Box::new(X12Error::new(
+                        ErrorKind::TrailingData { bytes },
+                        position,
+                    )));
                 }
                 _ => {}
             }
@@ -147,11 +186,15 @@ impl Scanner {
             }
             // Blanks and line breaks between segments.
             let rest = buf.get(*pos..).unwrap_or_default();
-            let skip = rest
-                .iter()
-                .take_while(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
-                .count();
-            self.line += count_newlines(rest.get(..skip).unwrap_or_default());
+            let mut skip = 0usize;
+            for &b in rest {
+                match b {
+                    b'\n' => self.line += 1,
+                    b'\r' | b' ' | b'\t' => {}
+                    _ => break,
+                }
+                skip += 1;
+            }
             *pos += skip;
             let rest = buf.get(*pos..).unwrap_or_default();
             let offset = base + *pos as u64;
@@ -161,10 +204,10 @@ impl Scanner {
                 }
                 self.phase = Phase::Done;
                 if !self.seen_any {
-                    return Step::Issue(X12Error::new(
+                    return Step::Issue(Box::new(X12Error::new(
                         ErrorKind::EmptyInput,
                         self.position(offset, 0),
-                    ));
+                    )));
                 }
                 return Step::End;
             }
@@ -193,10 +236,10 @@ impl Scanner {
                     None => {
                         self.phase = Phase::Done;
                         self.seen_any = true;
-                        return Step::Issue(X12Error::new(
+                        return Step::Issue(Box::new(X12Error::new(
                             ErrorKind::MissingIsa,
                             self.position(offset, 0),
-                        ));
+                        )));
                     }
                 },
                 _ => {}
@@ -210,10 +253,10 @@ impl Scanner {
                 Some(i) => (i, i + 1, newlines),
                 None if !eof => return Step::NeedMore,
                 None => {
-                    self.pending = Some(X12Error::new(
+                    self.pending = Some(Box::new(X12Error::new(
                         ErrorKind::MissingTerminator,
                         self.position(offset, self.next_index),
-                    ));
+                    )));
                     (rest.len(), rest.len(), newlines)
                 }
             };
@@ -267,12 +310,12 @@ impl Scanner {
                 self.delimiters = Some(layout.delimiters);
                 self.phase = Phase::Segments;
                 if !layout.fixed_width {
-                    self.pending = Some(X12Error::new(
+                    self.pending = Some(Box::new(X12Error::new(
                         ErrorKind::IsaNotFixedWidth {
                             len: layout.len + 1,
                         },
                         self.position(offset, self.next_index),
-                    ));
+                    )));
                 }
                 let consumed = (layout.len + 1).min(rest.len());
                 let start = *pos;
@@ -292,7 +335,10 @@ impl Scanner {
                 self.phase = Phase::Done;
                 self.seen_any = true;
                 let position = self.position(offset, self.next_index);
-                Step::Issue(X12Error::new(ErrorKind::InvalidIsa { reason }, position))
+                Step::Issue(Box::new(X12Error::new(
+                    ErrorKind::InvalidIsa { reason },
+                    position,
+                )))
             }
         }
     }
@@ -324,26 +370,35 @@ impl<'a> Tokenizer<'a> {
             scanner: Scanner::default(),
         }
     }
-}
 
-impl<'a> Iterator for Tokenizer<'a> {
-    type Item = Token<'a>;
-
-    fn next(&mut self) -> Option<Token<'a>> {
+    /// The next segment, or finding (boxed: smaller to move than a [`Token`]).
+    #[inline]
+    pub(crate) fn next_item(&mut self) -> Option<Result<Segment<'a>, Box<X12Error>>> {
         match self.scanner.step(self.data, &mut self.pos, 0, true) {
             Step::Segment {
                 start,
                 end,
                 delimiters,
                 position,
-            } => Some(Token::Segment(Segment::new(
+            } => Some(Ok(Segment::new(
                 self.data.get(start..end).unwrap_or_default(),
                 delimiters,
                 position,
             ))),
-            Step::Issue(e) => Some(Token::Issue(e)),
+            Step::Issue(e) => Some(Err(e)),
             Step::NeedMore | Step::End => None,
         }
+    }
+}
+
+impl<'a> Iterator for Tokenizer<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        self.next_item().map(|item| match item {
+            Ok(s) => Token::Segment(s),
+            Err(e) => Token::Issue(*e),
+        })
     }
 }
 
