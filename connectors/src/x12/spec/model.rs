@@ -291,6 +291,9 @@ pub(crate) struct CElem {
 pub(crate) struct CSeg {
     pub(crate) open: bool,
     pub(crate) elements: Vec<CElem>,
+    /// 1-based positions of the mandatory elements, ascending: the only ones to look at
+    /// after the last element a segment sends.
+    pub(crate) mandatory: Vec<u16>,
     pub(crate) rules: Vec<Rule>,
 }
 
@@ -367,10 +370,18 @@ impl Compiled {
                 .map(|r| parse_rule(r, elements.len()))
                 .collect::<Result<Vec<_>, String>>()
                 .map_err(|p| invalid(format!("segment {tag}: {p}")))?;
+            let mandatory = elements
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.req == Requirement::M)
+                .map(|(i, _)| u16::try_from(i + 1))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| invalid(format!("segment {tag}: too many elements")))?;
             seg_index.insert(tag.clone(), out.segs.len());
             out.segs.push(CSeg {
                 open: def.open,
                 elements,
+                mandatory,
                 rules,
             });
             out.tags.push(t);

@@ -365,7 +365,6 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
         if !O::CHECK_ELEMENTS {
             return;
         }
-        let count = seg.element_count();
         let mut present: u64 = 0;
         let ctx = ElemCtx {
             idx,
@@ -374,15 +373,16 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
             comp: seg.component_separator(),
             rep: seg.repetition_separator(),
         };
-        let last = if def.open {
-            def.elements.len()
-        } else {
-            count.max(def.elements.len())
-        };
-        // One pass over the segment's bytes; positions past its last element are empty.
+        // One pass over the segment's bytes, up to its last element (an open segment's
+        // up to its last defined one).
         let mut values = seg.elements();
-        for pos in 1..=last {
-            let value = values.next().unwrap_or_default();
+        let mut pos = 0usize;
+        loop {
+            pos += 1;
+            if def.open && pos > def.elements.len() {
+                break;
+            }
+            let Some(value) = values.next() else { break };
             let Ok(pos16) = u16::try_from(pos) else { break };
             match def.elements.get(pos - 1) {
                 None => {
@@ -406,6 +406,14 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
                     }
                     self.element(&ctx, e, pos16, value);
                 }
+            }
+        }
+        // Positions past the segment's last element are empty: only the mandatory ones
+        // there are findings.
+        let from = def.mandatory.partition_point(|&m| usize::from(m) < pos);
+        for &m in def.mandatory.get(from..).unwrap_or_default() {
+            if let Some(e) = def.elements.get(usize::from(m) - 1) {
+                self.element(&ctx, e, m, b"");
             }
         }
         for rule in &def.rules {

@@ -10,18 +10,10 @@ use super::model::{DataType, SimpleElem};
 #[inline]
 pub(crate) fn check_simple(e: &SimpleElem, v: &[u8], sep: u8) -> Option<SpecErrorCode> {
     let len = match e.data_type {
-        DataType::An | DataType::Id => {
-            // One pass: reject control characters; count characters as the bytes that do
-            // not continue a UTF-8 sequence.
-            let mut chars = 0usize;
-            for &b in v {
-                if b < 0x20 || b == 0x7f || b == sep {
-                    return Some(SpecErrorCode::InvalidCharacterInDataElement);
-                }
-                chars += usize::from(b & 0xC0 != 0x80);
-            }
-            chars
-        }
+        DataType::An | DataType::Id => match text_chars(v, sep) {
+            Some(n) => n,
+            None => return Some(SpecErrorCode::InvalidCharacterInDataElement),
+        },
         DataType::N(_) => match numeric_digits(v) {
             Some(n) => n,
             None => return Some(SpecErrorCode::InvalidCharacterInDataElement),
@@ -59,6 +51,49 @@ pub(crate) fn check_simple(e: &SimpleElem, v: &[u8], sep: u8) -> Option<SpecErro
         }
         _ => None,
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of every byte of `x` that is zero, exactly (no carry between bytes).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// Characters of an `AN`/`ID` value (the bytes that do not continue a UTF-8 sequence), or
+/// `None` when it holds a control character or `sep`.
+#[inline]
+fn text_chars(v: &[u8], sep: u8) -> Option<usize> {
+    // Eight bytes at a time while they are printable ASCII other than `sep`.
+    let seps = ONES * u64::from(sep);
+    let mut words = v.chunks_exact(8);
+    let mut ascii = 0usize;
+    for word in &mut words {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word);
+        // Any byte >= 0x80, < 0x20, 0x7f or `sep`.
+        let odd = (x & HIGH)
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+            | zero_bytes(x ^ (ONES * 0x7f))
+            | zero_bytes(x ^ seps);
+        if odd != 0 {
+            break;
+        }
+        ascii += 8;
+    }
+    let mut chars = ascii;
+    for &b in v.get(ascii..).unwrap_or_default() {
+        if b < 0x20 || b == 0x7f || b == sep {
+            return None;
+        }
+        chars += usize::from(b & 0xC0 != 0x80);
+    }
+    Some(chars)
 }
 
 /// Digits of an `Nn` value (optional leading minus sign), or `None` if malformed.
@@ -267,6 +302,25 @@ mod tests {
             check_simple_t(&r, b"1,5"),
             Some(SpecErrorCode::InvalidCharacterInDataElement)
         );
+    }
+
+    #[test]
+    fn text_characters() {
+        assert_eq!(text_chars(b"ABCDEFGHIJKLMNOPQ", b':'), Some(17));
+        assert_eq!(text_chars("ABCDEFGäöüßxyz".as_bytes(), b':'), Some(14));
+        assert_eq!(text_chars("äöüßäöüßäöüß".as_bytes(), b':'), Some(12));
+        for odd in [b':', 0x00, 0x1f, 0x7f, b'\n'] {
+            for at in 0..20 {
+                let mut v = vec![b'A'; 20];
+                v[at] = odd;
+                assert_eq!(text_chars(&v, b':'), None, "{odd:#x} at {at}");
+            }
+        }
+        for fine in [b' ', b'~', 0x80, 0xff] {
+            let mut v = vec![b'A'; 20];
+            v[9] = fine;
+            assert!(text_chars(&v, b':').is_some(), "{fine:#x}");
+        }
     }
 
     #[test]
