@@ -124,6 +124,8 @@ def zoned(local; zone; source):
   if zone == null then {local: local, zone_source: "unresolved"}
   else {local: local, zone: zone, utc: (local | zone_utc(zone)), zone_source: source} end;
 
+# `zone_local(zone)` is native too: an instant (RFC 3339) -> the local date-time in a zone.
+
 # The first non-null zone of a list of [zone, source] pairs, as a ZonedTime of `local`.
 def zoned_first(local; pairs):
   (first(pairs[] | select(.[0] != null)) // [null, null]) as $p
@@ -138,8 +140,18 @@ def code_map(name): . as $code | ($partner.code_maps[name] // {})[$code // ""] /
 # Like code_map, with a default for unmapped codes.
 def code_map(name; default): code_map(name) // default;
 
+# Looks `.` up in code map `name`; the code itself when unmapped.
+def mapped(name): code_map(name) // .;
+
 # The reverse lookup: the first partner code that maps to `.`.
 def code_unmap(name): . as $v | first(($partner.code_maps[name] // {}) | to_entries[] | select(.value == $v) | .key) // null;
+
+# ISO 3166 alpha-3 (as some X12 senders write it) to alpha-2 for North America; other
+# values pass unchanged.
+def country2: {"USA": "US", "CAN": "CA", "MEX": "MX"}[. // ""] // .;
+
+# Whether `.` equals one of the items of the array `xs` (jq's IN, by another name).
+def in_list(xs): . as $v | any(xs[]; . == $v);
 
 # Drops keys whose value is null, an empty array or an empty object (one level).
 def compact: with_entries(select(.value != null and .value != [] and .value != {}));

@@ -75,6 +75,25 @@ where
     }))
 }
 
+/// `utc | zone_local(zone)`: the local date-time in a zone of an instant (RFC 3339).
+fn zone_local_native<D: DataT>() -> Fun<D>
+where
+    for<'a> D::V<'a>: jaq_std::ValT,
+{
+    run(("zone_local", v(1), |cv| {
+        unary(cv, |utc, zone| {
+            let (Some(utc), Some(zone)) = (text(&utc), text(&zone)) else {
+                return Err(jaq_core::Error::str(format!(
+                    "zone_local: expects an instant string and a zone string, got {utc} and {zone}"
+                )));
+            };
+            crate::time::utc_to_local(&utc, &zone)
+                .map(D::V::from)
+                .map_err(|message| jaq_core::Error::str(format!("zone_local: {message}")))
+        })
+    }))
+}
+
 fn to_utc<V: jaq_std::ValT>(local: &V, zone: &V) -> ValR<V> {
     let fail = |message: String| Err(jaq_core::Error::str(message));
     let (Some(local), Some(zone)) = (text(local), text(zone)) else {
@@ -105,7 +124,7 @@ impl Program {
         let funs = jaq_core::funs()
             .chain(jaq_std::funs())
             .chain(jaq_json::funs())
-            .chain([zone_utc_native::<Data>()]);
+            .chain([zone_utc_native::<Data>(), zone_local_native::<Data>()]);
         let loader = Loader::new(defs);
         let arena = Arena::default();
         let modules = loader

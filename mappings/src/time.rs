@@ -39,6 +39,21 @@ pub fn local_to_utc(local: &str, zone: &str) -> Result<String, String> {
     Ok(instant.to_string())
 }
 
+/// The local date-time (`2026-11-25T13:42:00`) in `zone` of the instant `utc` (RFC 3339).
+///
+/// # Errors
+/// When `utc` is not an instant or `zone` is unknown.
+pub fn utc_to_local(utc: &str, zone: &str) -> Result<String, String> {
+    let instant: jiff::Timestamp = utc
+        .parse()
+        .map_err(|error| format!("not an instant {utc:?}: {error}"))?;
+    let zone = zone_named(zone)?;
+    Ok(zone
+        .to_datetime(instant)
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +73,9 @@ mod tests {
             "2026-11-01T06:30:00Z"
         );
         assert!(local_to_utc("2026-11-25", "Nowhere/City").is_err());
+        assert_eq!(
+            utc_to_local("2026-11-24T16:12:00Z", "America/New_York").unwrap(),
+            "2026-11-24T11:12:00"
+        );
     }
 }
