@@ -26,6 +26,8 @@ pub struct Registry {
     dirs: Vec<PathBuf>,
     current: ArcSwap<MappingSet>,
     last_errors: Mutex<Vec<MappingError>>,
+    /// The files as they were when last (re)loaded, for the watcher.
+    loaded: Mutex<Fingerprint>,
 }
 
 /// What a reload did.
@@ -74,11 +76,13 @@ impl Registry {
     /// # Errors
     /// Every error of every file (see [`MappingSet::load`]).
     pub fn open(dirs: Vec<PathBuf>) -> Result<Self, Vec<MappingError>> {
+        let loaded = fingerprint(&dirs);
         let set = MappingSet::load(&dirs)?;
         Ok(Self {
             dirs,
             current: ArcSwap::from_pointee(set),
             last_errors: Mutex::new(Vec::new()),
+            loaded: Mutex::new(loaded),
         })
     }
 
@@ -96,6 +100,7 @@ impl Registry {
     /// # Errors
     /// Every error found, with file:line:column.
     pub fn reload(&self) -> Result<Reloaded, Vec<MappingError>> {
+        *self.loaded.lock().unwrap_or_else(PoisonError::into_inner) = fingerprint(&self.dirs);
         match MappingSet::load(&self.dirs) {
             Ok(set) => {
                 let mappings = set.len();
@@ -141,13 +146,17 @@ impl Registry {
         let handle = std::thread::Builder::new()
             .name("mapping-watcher".to_owned())
             .spawn(move || {
-                let mut seen = fingerprint(&registry.dirs);
                 while !stopping.load(Ordering::Relaxed) {
                     std::thread::sleep(interval);
                     let now = fingerprint(&registry.dirs);
-                    if now != seen {
-                        seen = now;
-                        // Errors are logged and kept by reload itself.
+                    let changed = *registry
+                        .loaded
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        != now;
+                    if changed {
+                        // Errors are logged and kept by reload itself; a broken file is
+                        // tried again when it changes again.
                         let _ = registry.reload();
                     }
                 }
