@@ -73,14 +73,6 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
         self.spec.nodes.get(i)
     }
 
-    fn count(&self, depth: usize, child: usize) -> u32 {
-        self.frames
-            .get(depth)
-            .and_then(|f| self.counts.get(f.counts_at + child))
-            .copied()
-            .unwrap_or(0)
-    }
-
     fn bump(&mut self, depth: usize, child: usize) -> u32 {
         let Some(at) = self.frames.get(depth).map(|f| f.counts_at + child) else {
             return 0;
@@ -126,7 +118,9 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
     fn accept<S: SegmentAccess>(&mut self, idx: usize, seg: &S, depth: usize, child: usize) {
         let tag = seg.tag();
         let from = self.frames.get(depth).map_or(0, |f| f.pos);
-        self.missing_between(depth, from, child, idx);
+        if from < child {
+            self.missing_between(depth, from, child, idx);
+        }
         if let Some(f) = self.frames.get_mut(depth) {
             f.pos = child;
         }
@@ -244,14 +238,18 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
 
     /// Reports mandatory children in `from..to` of frame `depth` that never occurred.
     fn missing_between(&mut self, depth: usize, from: usize, to: usize, idx: usize) {
-        let Some(children) = self.frames.get(depth).map(|f| f.children) else {
+        let Some((children, counts_at)) = self.frames.get(depth).map(|f| (f.children, f.counts_at))
+        else {
             return;
         };
         let to = to.min(children.len());
-        for (child, &n) in children.iter().enumerate().take(to).skip(from) {
-            if self.count(depth, child) > 0 {
+        for child in from..to {
+            if self.counts.get(counts_at + child).is_some_and(|&c| c > 0) {
                 continue;
             }
+            let Some(&n) = children.get(child) else {
+                continue;
+            };
             let Some(node) = self.node(n) else { continue };
             if node.req() != Requirement::M {
                 continue;
@@ -371,6 +369,7 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
             seg_tag: seg.tag(),
             depth,
             comp: seg.component_separator(),
+            comp_in_numbers: matches!(seg.component_separator(), b'0'..=b'9' | b'.' | b'-' | b'E'),
             rep: seg.repetition_separator(),
         };
         // One pass over the segment's bytes, up to its last element (an open segment's
@@ -403,6 +402,19 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
                 Some(e) => {
                     if !value.is_empty() && pos < 64 {
                         present |= 1u64 << pos;
+                    }
+                    // The common case, a simple element that is fine, decided here;
+                    // anything else (or any doubt) goes the full way, which reports.
+                    if !value.is_empty()
+                        && let ElemKind::Simple(s) = &e.kind
+                        && !ctx.comp_in_numbers
+                        && match ctx.rep {
+                            None => true,
+                            Some(r) => e.repeat == 1 && !value.contains(&r),
+                        }
+                        && check_simple(s, value, ctx.comp).is_none()
+                    {
+                        continue;
                     }
                     self.element(&ctx, e, pos16, value);
                 }
@@ -579,10 +591,7 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
                 let code = check_simple(s, value, ctx.comp);
                 let separator = match code {
                     Some(_) => value.contains(&ctx.comp),
-                    None => {
-                        matches!(ctx.comp, b'0'..=b'9' | b'.' | b'-' | b'E')
-                            && value.contains(&ctx.comp)
-                    }
+                    None => ctx.comp_in_numbers && value.contains(&ctx.comp),
                 };
                 if separator {
                     self.element_error(
@@ -689,6 +698,8 @@ struct ElemCtx<'s> {
     seg_tag: &'s [u8],
     depth: usize,
     comp: u8,
+    /// The component separator is a character numbers use (digit, point, minus, `E`).
+    comp_in_numbers: bool,
     rep: Option<u8>,
 }
 

@@ -7,7 +7,7 @@ use super::model::{DataType, SimpleElem};
 
 /// Checks `v` (non-empty, one repetition, one component) against `e`; `sep` (the
 /// component separator) is an invalid character in it.
-#[inline]
+#[inline(always)]
 pub(crate) fn check_simple(e: &SimpleElem, v: &[u8], sep: u8) -> Option<SpecErrorCode> {
     let len = match e.data_type {
         DataType::An | DataType::Id => match text_chars(v, sep) {
@@ -53,41 +53,56 @@ pub(crate) fn check_simple(e: &SimpleElem, v: &[u8], sep: u8) -> Option<SpecErro
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// The high bit of every byte of `x` that is zero, exactly (no carry between bytes).
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7) + LOW7) | x | LOW7)
+/// Whether the word `x` has a byte that is not printable ASCII (>= 0x80, < 0x20, 0x7f)
+/// or is `sep` (`seps`: `sep` in every byte), for an `ONES`-wide word.
+macro_rules! odd_bytes {
+    ($x:expr, $seps:expr, $t:ty) => {{
+        let x: $t = $x;
+        let ones = <$t>::MAX / 0xff;
+        let high = ones * 0x80;
+        let low7 = ones * 0x7f;
+        let zero = |y: $t| !(((y & low7) + low7) | y | low7);
+        (x & high) | (x.wrapping_sub(ones * 0x20) & !x & high) | zero(x ^ low7) | zero(x ^ $seps)
+    }};
 }
 
 /// Characters of an `AN`/`ID` value (the bytes that do not continue a UTF-8 sequence), or
 /// `None` when it holds a control character or `sep`.
-#[inline]
+#[inline(always)]
 fn text_chars(v: &[u8], sep: u8) -> Option<usize> {
-    // Eight bytes at a time while they are printable ASCII other than `sep`.
-    let seps = ONES * u64::from(sep);
-    let mut words = v.chunks_exact(8);
-    let mut ascii = 0usize;
-    for word in &mut words {
-        let Ok(word) = <[u8; 8]>::try_from(word) else {
-            break;
-        };
-        let x = u64::from_le_bytes(word);
-        // Any byte >= 0x80, < 0x20, 0x7f or `sep`.
-        let odd = (x & HIGH)
-            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
-            | zero_bytes(x ^ (ONES * 0x7f))
-            | zero_bytes(x ^ seps);
-        if odd != 0 {
-            break;
+    // Printable ASCII without `sep` (the common case) is checked a word at a time, the
+    // last word overlapping the one before; anything else byte by byte.
+    let ascii = match v.len() {
+        8.. => {
+            let seps = u64::from(sep) * (u64::MAX / 0xff);
+            let word = |w: &[u8]| <[u8; 8]>::try_from(w).map(u64::from_le_bytes).ok();
+            let last = v.len() - 8;
+            let mut odd = v
+                .get(last..)
+                .and_then(word)
+                .map_or(1, |x| odd_bytes!(x, seps, u64));
+            for w in v.chunks_exact(8) {
+                odd |= word(w).map_or(1, |x| odd_bytes!(x, seps, u64));
+            }
+            odd == 0
         }
-        ascii += 8;
+        4.. => {
+            let seps = u32::from(sep) * (u32::MAX / 0xff);
+            let word = |w: &[u8]| <[u8; 4]>::try_from(w).map(u32::from_le_bytes).ok();
+            let first = v.get(..4).and_then(word);
+            let last = v.get(v.len() - 4..).and_then(word);
+            match (first, last) {
+                (Some(a), Some(b)) => (odd_bytes!(a, seps, u32) | odd_bytes!(b, seps, u32)) == 0,
+                _ => false,
+            }
+        }
+        _ => false,
+    };
+    if ascii {
+        return Some(v.len());
     }
-    let mut chars = ascii;
-    for &b in v.get(ascii..).unwrap_or_default() {
+    let mut chars = 0usize;
+    for &b in v {
         if b < 0x20 || b == 0x7f || b == sep {
             return None;
         }
@@ -316,11 +331,25 @@ mod tests {
                 assert_eq!(text_chars(&v, b':'), None, "{odd:#x} at {at}");
             }
         }
+        for len in 0..20 {
+            for at in 0..len {
+                for odd in [b':', 0x00, 0x1f, 0x7f] {
+                    let mut v = vec![b'A'; len];
+                    v[at] = odd;
+                    assert_eq!(text_chars(&v, b':'), None, "{odd:#x} at {at} of {len}");
+                }
+                let mut v = vec![b' '; len];
+                v[at] = b'~';
+                assert_eq!(text_chars(&v, b':'), Some(len));
+            }
+        }
         for fine in [b' ', b'~', 0x80, 0xff] {
             let mut v = vec![b'A'; 20];
             v[9] = fine;
             assert!(text_chars(&v, b':').is_some(), "{fine:#x}");
         }
+        assert_eq!(text_chars("aäb".as_bytes(), b':'), Some(3));
+        assert_eq!(text_chars("aäbcdefghij".as_bytes(), b':'), Some(11));
     }
 
     #[test]
