@@ -1,10 +1,14 @@
 //! The hub's configuration file (`transload.toml`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use toml::Spanned;
+use transload_core::ids::TenantId;
 
 /// Which bus carries messages between the stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -57,6 +61,112 @@ pub struct PostgresSection {
     pub url: String,
 }
 
+/// A token-bucket rate limit: `per_second` on average, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per second, sustained.
+    pub per_second: NonZeroU32,
+    /// Requests allowed at once (the bucket size); by default `per_second`.
+    #[serde(default)]
+    pub burst: Option<NonZeroU32>,
+}
+
+impl RateLimitConfig {
+    /// The bucket size: `burst`, or `per_second` when not given.
+    #[must_use]
+    pub fn burst(&self) -> NonZeroU32 {
+        self.burst.unwrap_or(self.per_second)
+    }
+}
+
+/// Default of `[intake] max_body_bytes`: 10 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Default of `[intake] webhook_tolerance_secs`: 5 minutes, as Standard Webhooks advises.
+pub const DEFAULT_WEBHOOK_TOLERANCE_SECS: u32 = 300;
+/// Default of `[intake] rate_limit`: 100 requests per second, bursts of 200.
+pub const DEFAULT_INTAKE_RATE_LIMIT: RateLimitConfig = RateLimitConfig {
+    per_second: match NonZeroU32::new(100) {
+        Some(n) => n,
+        None => NonZeroU32::MIN,
+    },
+    burst: NonZeroU32::new(200),
+};
+
+/// The `[intake]` table: the HTTP intake of partner messages.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// Largest accepted body, in bytes; a larger one is answered 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// How far a webhook's timestamp may be from now, either way, in seconds.
+    #[serde(default = "default_webhook_tolerance_secs")]
+    pub webhook_tolerance_secs: u32,
+    /// The rate limit of every API key without its own, and of every partner that
+    /// authenticates by signature alone.
+    #[serde(default = "default_intake_rate_limit")]
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            webhook_tolerance_secs: DEFAULT_WEBHOOK_TOLERANCE_SECS,
+            rate_limit: DEFAULT_INTAKE_RATE_LIMIT,
+        }
+    }
+}
+
+fn default_max_body_bytes() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+
+fn default_webhook_tolerance_secs() -> u32 {
+    DEFAULT_WEBHOOK_TOLERANCE_SECS
+}
+
+fn default_intake_rate_limit() -> RateLimitConfig {
+    DEFAULT_INTAKE_RATE_LIMIT
+}
+
+/// Where an API key's secret comes from. Only its SHA-256 is ever kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKeySource {
+    /// The SHA-256 of the key, as written in the file (64 hex digits, lowercase).
+    Sha256(String),
+    /// The environment variable that holds the key itself.
+    Env(String),
+}
+
+/// One `[[api_keys]]` entry: a key that lets a tenant's systems post messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyConfig {
+    /// A name for logs and rate limits (never the key).
+    pub name: String,
+    /// The tenant the key belongs to: it may post as that tenant's partners only.
+    pub tenant: TenantId,
+    /// Where the key comes from.
+    pub source: ApiKeySource,
+    /// The key's own rate limit, instead of `[intake] rate_limit`.
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+/// An `[[api_keys]]` entry as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiKeyEntry {
+    name: Spanned<String>,
+    tenant: TenantId,
+    #[serde(default)]
+    key_sha256: Option<Spanned<String>>,
+    #[serde(default)]
+    key_env: Option<String>,
+    #[serde(default)]
+    rate_limit: Option<RateLimitConfig>,
+}
+
 /// The whole file, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,10 +176,19 @@ struct ConfigFile {
     #[serde(default = "default_store")]
     store: StoreKind,
     data_dir: PathBuf,
+    #[serde(default)]
+    partners_dir: Option<PathBuf>,
     http: HttpConfig,
     amqp: Option<AmqpSection>,
     postgres: Option<PostgresSection>,
+    #[serde(default)]
+    intake: IntakeConfig,
+    #[serde(default)]
+    api_keys: Vec<ApiKeyEntry>,
 }
+
+/// Default of `partners_dir`, relative to the configuration file.
+pub const DEFAULT_PARTNERS_DIR: &str = "partners";
 
 fn default_bus() -> BusKind {
     BusKind::Embedded
@@ -96,6 +215,15 @@ pub struct Config {
     pub amqp: Option<AmqpSection>,
     /// PostgreSQL, when `store = "postgres"`.
     pub postgres: Option<PostgresSection>,
+    /// The folder of the partner profiles (`*.toml`).
+    pub partners_dir: PathBuf,
+    /// Whether `partners_dir` was written in the file (then it must exist); the default
+    /// folder may be absent, and the hub then knows no partner.
+    pub partners_dir_explicit: bool,
+    /// The HTTP intake.
+    pub intake: IntakeConfig,
+    /// The API keys, in file order.
+    pub api_keys: Vec<ApiKeyConfig>,
 }
 
 impl Config {
@@ -111,6 +239,10 @@ impl Config {
     }
 
     fn parse(path: &Path, text: &str) -> anyhow::Result<Config> {
+        let at = |offset: usize| {
+            let (line, column) = line_and_column(text, offset);
+            format!("{}:{line}:{column}", path.display())
+        };
         let file: ConfigFile = toml::from_str(text).map_err(|error| {
             let position = error
                 .span()
@@ -119,6 +251,13 @@ impl Config {
                 .unwrap_or_default();
             anyhow::anyhow!("{}{position}: {}", path.display(), error.message())
         })?;
+        let api_keys = check_api_keys(file.api_keys, &at)?;
+        if file.intake.max_body_bytes == 0 {
+            bail!(
+                "{}: [intake] max_body_bytes must be at least 1",
+                path.display()
+            );
+        }
         if file.bus == BusKind::Amqp && file.amqp.is_none() {
             bail!(
                 "{}: bus = \"amqp\" needs an [amqp] table with url",
@@ -132,6 +271,11 @@ impl Config {
             );
         }
         let base = path.parent().unwrap_or_else(|| Path::new("."));
+        let partners_dir_explicit = file.partners_dir.is_some();
+        let partners_dir = base.join(
+            file.partners_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_PARTNERS_DIR)),
+        );
         Ok(Config {
             path: path.to_path_buf(),
             bus: file.bus,
@@ -140,8 +284,61 @@ impl Config {
             http: file.http,
             amqp: file.amqp,
             postgres: file.postgres,
+            partners_dir,
+            partners_dir_explicit,
+            intake: file.intake,
+            api_keys,
         })
     }
+}
+
+/// Checks the `[[api_keys]]` entries: unique names, exactly one key source, a SHA-256
+/// of 64 hex digits. `at` turns a byte offset into `file:line:column`.
+fn check_api_keys(
+    entries: Vec<ApiKeyEntry>,
+    at: &dyn Fn(usize) -> String,
+) -> anyhow::Result<Vec<ApiKeyConfig>> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut keys = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let name_at = entry.name.span().start;
+        let name = entry.name.into_inner();
+        if name.trim().is_empty() {
+            bail!("{}: an API key needs a name", at(name_at));
+        }
+        if seen.insert(name.clone(), name_at).is_some() {
+            bail!("{}: API key `{name}` is declared twice", at(name_at));
+        }
+        let source = match (entry.key_sha256, entry.key_env) {
+            (Some(hash), None) => {
+                let hash_at = hash.span().start;
+                let hash = hash.into_inner();
+                if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    bail!(
+                        "{}: key_sha256 of API key `{name}` must be 64 hex digits (the SHA-256 of the key)",
+                        at(hash_at)
+                    );
+                }
+                ApiKeySource::Sha256(hash.to_ascii_lowercase())
+            }
+            (None, Some(var)) if !var.trim().is_empty() => ApiKeySource::Env(var),
+            (Some(_), Some(_)) => bail!(
+                "{}: API key `{name}` gives both key_sha256 and key_env; give one",
+                at(name_at)
+            ),
+            (None, _) => bail!(
+                "{}: API key `{name}` needs key_sha256 (hex SHA-256 of the key) or key_env (variable holding the key)",
+                at(name_at)
+            ),
+        };
+        keys.push(ApiKeyConfig {
+            name,
+            tenant: entry.tenant,
+            source,
+            rate_limit: entry.rate_limit,
+        });
+    }
+    Ok(keys)
 }
 
 /// 1-based line and column of byte `offset` in `text`.
@@ -186,6 +383,107 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn intake_defaults_and_partners_dir_relative_to_the_file() {
+        let config = Config::parse(Path::new("/etc/transload/transload.toml"), GOOD).unwrap();
+        assert_eq!(config.partners_dir, Path::new("/etc/transload/partners"));
+        assert!(!config.partners_dir_explicit);
+        assert_eq!(config.intake, IntakeConfig::default());
+        assert_eq!(config.intake.max_body_bytes, 10 * 1024 * 1024);
+        assert!(config.api_keys.is_empty());
+
+        let text = format!(
+            "partners_dir = \"conf/partners\"\n{GOOD}[intake]\nmax_body_bytes = 1024\nrate_limit = {{ per_second = 5 }}\n"
+        );
+        let config = Config::parse(Path::new("/etc/transload/transload.toml"), &text).unwrap();
+        assert_eq!(
+            config.partners_dir,
+            Path::new("/etc/transload/conf/partners")
+        );
+        assert!(config.partners_dir_explicit);
+        assert_eq!(config.intake.max_body_bytes, 1024);
+        assert_eq!(config.intake.rate_limit.burst().get(), 5);
+        assert_eq!(config.intake.webhook_tolerance_secs, 300);
+    }
+
+    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn api_keys_are_read_with_their_source_and_limit() {
+        let text = format!(
+            "{GOOD}[[api_keys]]\nname = \"oms\"\ntenant = \"acme\"\nkey_sha256 = \"{}\"\nrate_limit = {{ per_second = 2, burst = 4 }}\n\n[[api_keys]]\nname = \"erp\"\ntenant = \"globex\"\nkey_env = \"ERP_KEY\"\n",
+            HASH.to_ascii_uppercase()
+        );
+        let config = Config::parse(Path::new("hub.toml"), &text).unwrap();
+        assert_eq!(config.api_keys.len(), 2);
+        let oms = &config.api_keys[0];
+        assert_eq!(oms.name, "oms");
+        assert_eq!(oms.tenant.as_str(), "acme");
+        assert_eq!(oms.source, ApiKeySource::Sha256(HASH.to_owned()));
+        assert_eq!(oms.rate_limit.unwrap().burst().get(), 4);
+        assert_eq!(
+            config.api_keys[1].source,
+            ApiKeySource::Env("ERP_KEY".to_owned())
+        );
+    }
+
+    #[test]
+    fn bad_api_keys_are_refused_with_their_line_and_column() {
+        let key = |body: &str| format!("{GOOD}[[api_keys]]\nname = \"oms\"\n{body}");
+        let cases = [
+            (
+                key("tenant = \"acme\"\nkey_sha256 = \"abc\"\n"),
+                "hub.toml:7:14: key_sha256 of API key `oms` must be 64 hex digits",
+            ),
+            (
+                key("tenant = \"acme\"\n"),
+                "hub.toml:5:8: API key `oms` needs key_sha256",
+            ),
+            (
+                key(&format!(
+                    "tenant = \"acme\"\nkey_env = \"K\"\nkey_sha256 = \"{HASH}\"\n"
+                )),
+                "hub.toml:5:8: API key `oms` gives both",
+            ),
+            (
+                key("tenant = \"ACME Corp\"\nkey_env = \"K\"\n"),
+                "hub.toml:6:10: ",
+            ),
+            (
+                key("tenant = \"acme\"\nkey_env = \"K\"\nscope = \"all\"\n"),
+                "hub.toml:8:1: unknown field `scope`",
+            ),
+            (
+                format!(
+                    "{}[[api_keys]]\nname = \"oms\"\ntenant = \"b\"\nkey_env = \"K\"\n",
+                    key("tenant = \"acme\"\nkey_env = \"K\"\n")
+                ),
+                "hub.toml:9:8: API key `oms` is declared twice",
+            ),
+            (
+                key("tenant = \"acme\"\nkey_env = \"K\"\nrate_limit = { per_second = 0 }\n"),
+                "hub.toml:8:",
+            ),
+            (
+                format!("{GOOD}[intake]\nmax_body_bytes = 0\n"),
+                "hub.toml: [intake] max_body_bytes must be at least 1",
+            ),
+            (
+                format!("{GOOD}[intake]\nmax_bytes = 10\n"),
+                "hub.toml:5:1: unknown field `max_bytes`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = Config::parse(Path::new("hub.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with(expected),
+                "{expected:?}\n  got {error:?}\n{text}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod bus;
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod intake;
 pub mod pipeline;
 pub mod sqlite;
 pub mod store;

@@ -7,8 +7,10 @@ use tokio::net::TcpListener;
 
 use transload::backends::{open_bus, open_store};
 use transload::config::{BusKind, Config, StoreKind};
-use transload::http::{AppState, router};
+use transload::http::{AppState, hub_router};
+use transload::intake::IntakeState;
 use transload::pipeline::OutboxRelay;
+use transload_connectors::partner::PartnerDirectory;
 
 /// Starts the hub described by the configuration at `config_path` and serves until
 /// SIGINT or SIGTERM.
@@ -21,6 +23,7 @@ pub(crate) async fn run(
     listen_override: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
+    let partners = load_partners(&config)?;
     let bus = open_bus(&config).await?;
     let store = open_store(&config).await?;
     let listen = listen_override.unwrap_or(config.http.listen);
@@ -47,20 +50,49 @@ pub(crate) async fn run(
         postgres = config.postgres.as_ref().map(|pg| without_credentials(&pg.url)),
         "transload hub starting"
     );
+    let intake = IntakeState::new(store.clone(), partners, &config.intake, &config.api_keys)
+        .context("cannot start the HTTP intake")?;
+    tracing::info!(
+        partners = intake.partners().len(),
+        api_keys = config.api_keys.len(),
+        max_body_bytes = config.intake.max_body_bytes,
+        "HTTP intake on POST /v1/partners/{{partner}}/messages"
+    );
     // The outbox relay publishes whatever the stages commit; the stages themselves
     // (translate, decide, deliver) arrive with issues #5 and #6.
     let relay = tokio::spawn(OutboxRelay::new(bus, store).run());
-    tracing::warn!("the pipeline stages (intake, translate, decide, deliver) are not built yet");
+    tracing::warn!("the pipeline stages (translate, decide, deliver) are not built yet");
     let shutdown = shutdown_signal()?;
     // Printed on stdout, not logged, so scripts and tests can find the bound port.
     println!("listening on http://{address}");
-    axum::serve(listener, router(state))
+    axum::serve(listener, hub_router(state, intake))
         .with_graceful_shutdown(shutdown)
         .await
         .context("HTTP server failed")?;
     relay.abort();
     tracing::info!("transload hub stopped");
     Ok(())
+}
+
+/// The partner profiles of the configuration's `partners_dir`. A default folder that does
+/// not exist means no partner (with a warning); a folder named in the file must exist.
+fn load_partners(config: &Config) -> anyhow::Result<PartnerDirectory> {
+    let dir = &config.partners_dir;
+    if !config.partners_dir_explicit && !dir.exists() {
+        tracing::warn!(
+            partners_dir = %dir.display(),
+            "no partner directory: the intake knows no partner"
+        );
+        return Ok(PartnerDirectory::default());
+    }
+    PartnerDirectory::load(dir).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "cannot load the partner profiles in {}:\n  {}",
+            dir.display(),
+            list.join("\n  ")
+        )
+    })
 }
 
 /// `url` with any `user:password@` removed, for logs.
