@@ -10,4 +10,5 @@ pub mod ingest;
 pub mod intake;
 pub mod pipeline;
 pub mod sqlite;
+pub mod stages;
 pub mod store;
