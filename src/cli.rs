@@ -64,7 +64,7 @@ pub(crate) enum Command {
         #[arg(long, short, default_value = "transload.toml")]
         config: PathBuf,
     },
-    /// [not built yet: issue #5] Test and run mapping files.
+    /// Test and run mapping files.
     #[command(subcommand)]
     Map(MapCommand),
     /// Find, inspect and replay what failed (the dead-letter queue).
@@ -102,17 +102,22 @@ pub(crate) enum SchemasCommand {
 /// `transload map …` (issue #5).
 #[derive(Debug, Subcommand)]
 pub(crate) enum MapCommand {
-    /// [not built yet: issue #5] Run the tests declared in mapping files.
+    /// Run the tests declared in mapping files; print a diff of each failure; exit 1
+    /// when any fails.
     Test {
-        /// A mapping file; all of them when absent.
+        /// A mapping file or a directory of them (default: mappings/library).
         file: Option<PathBuf>,
     },
-    /// [not built yet: issue #5] Run MAPPING on INPUT and print the canonical result.
+    /// Run MAPPING on INPUT and print the canonical result (inbound) or the document
+    /// (outbound); on failure the error with the field's lineage, exit 1.
     Run {
         /// The mapping file.
         mapping: PathBuf,
-        /// The input document.
+        /// The input document (.edi/.x12, .json, .xml; a canonical event for outbound).
         input: PathBuf,
+        /// The partner profile as JSON (the program's $partner).
+        #[arg(long)]
+        partner: Option<PathBuf>,
     },
 }
 

@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use transload_core::store::DeadLetterFilter;
 
-use crate::cli::{Cli, Command, DlqCommand, LogFormat, SchemasCommand};
+use crate::cli::{Cli, Command, DlqCommand, LogFormat, MapCommand, SchemasCommand};
 
 /// Exit code of a subcommand that a later issue builds.
 const NOT_BUILT_YET: u8 = 3;
@@ -39,9 +39,13 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::X12(command) => commands::x12::run(&command),
         Command::Schemas(SchemasCommand::Export { dir }) => commands::schemas::export(&dir),
         Command::Schemas(SchemasCommand::Check { dir }) => commands::schemas::check(&dir),
-        Command::Validate { .. } | Command::Map(_) => {
-            Ok(not_built_yet("#5 (connectors and mappings)"))
-        }
+        Command::Validate { .. } => Ok(not_built_yet("#5 (connectors and mappings)")),
+        Command::Map(MapCommand::Test { file }) => commands::map::test(file.as_deref()),
+        Command::Map(MapCommand::Run {
+            mapping,
+            input,
+            partner,
+        }) => commands::map::run(&mapping, &input, partner.as_deref()),
         Command::Dlq { config, command } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

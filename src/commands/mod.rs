@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod dlq;
+pub(crate) mod map;
 pub(crate) mod run;
 pub(crate) mod schemas;
 pub(crate) mod x12;
