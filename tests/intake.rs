@@ -800,6 +800,78 @@ async fn postgres_refusals_answer_problems_and_write_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_over_the_limit_is_refused_while_it_streams() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let hub = Hub::start(Backend::sqlite().await, &intake_config()).await;
+    let address = hub.base.strip_prefix("http://").unwrap();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /v1/partners/acme-erp/messages HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {ACME_KEY}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // No Content-Length: the limit can only be found while reading.
+    let chunk = vec![b' '; 16 * 1024];
+    for _ in 0..(MAX_BODY / chunk.len() + 2) {
+        let sent = async {
+            stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            stream.write_all(&chunk).await?;
+            stream.write_all(b"\r\n").await
+        };
+        if sent.await.is_err() {
+            break; // the hub answered and closed: fine, the answer is read below
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(answer.contains("payload-too-large"), "{answer}");
+    assert_eq!(hub.backend.counts().await, (0, 0));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_failure_answers_503_and_the_unit_is_rolled_back() {
+    let hub = Hub::start(Backend::postgres().await, &intake_config()).await;
+    let Backend::Postgres { url, .. } = &hub.backend else {
+        unreachable!()
+    };
+    let sql = postgres_client(url).await;
+    // The raw message insert succeeds, the outbox insert fails: the whole unit must go.
+    sql.batch_execute("ALTER TABLE outbox RENAME TO outbox_away")
+        .await
+        .unwrap();
+    let response = hub.signed("msg_503", now(), PICK).send().await.unwrap();
+    assert_eq!(response.headers()[RETRY_AFTER], "5");
+    let body = problem(response, 503, "store-unavailable").await;
+    assert!(
+        !body["detail"].as_str().unwrap().contains("outbox"),
+        "no internals in the answer: {body}"
+    );
+    sql.batch_execute("ALTER TABLE outbox_away RENAME TO outbox")
+        .await
+        .unwrap();
+    assert_eq!(hub.backend.counts().await, (0, 0), "nothing was written");
+    // The sender tries again: accepted, once.
+    let response = hub.signed("msg_503", now(), PICK).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(hub.backend.counts().await, (1, 1));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_answer_429_with_retry_after_per_key_and_per_signing_partner() {
     // Signing partners get `[intake] rate_limit`: bursts of 2 here.
     let config = IntakeConfig {
