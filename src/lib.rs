@@ -5,6 +5,7 @@
 pub mod backends;
 pub mod bus;
 pub mod config;
+pub mod file_drop;
 pub mod http;
 pub mod ingest;
 pub mod intake;
