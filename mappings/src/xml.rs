@@ -227,6 +227,9 @@ fn is_name(name: &str) -> bool {
 fn escape(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
