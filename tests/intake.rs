@@ -786,6 +786,17 @@ async fn refusals_answer_problems_and_write_nothing(backend: Backend) {
         assert_eq!(hub.backend.counts().await, (0, 0), "{name} wrote something");
     }
     assert!(count >= 20);
+
+    // A route with another method: 405, Allow, still problem+json.
+    let response = hub
+        .client
+        .get(format!("{}/v1/partners/acme-erp/messages", hub.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    problem(response, 405, "method-not-allowed").await;
+    assert_eq!(hub.backend.counts().await, (0, 0));
     hub.stop().await;
 }
 

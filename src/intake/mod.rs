@@ -30,7 +30,7 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -152,7 +152,15 @@ pub fn router<S: Store>(state: IntakeState<S>) -> Router {
     Router::new()
         .route(MESSAGES_ROUTE, post(post_message::<S>))
         .route(MESSAGE_ROUTE, get(get_message::<S>))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(Arc::new(state))
+}
+
+/// 405 as a problem (axum adds the `Allow` header).
+async fn method_not_allowed(method: Method) -> IntakeError {
+    IntakeError::MethodNotAllowed {
+        method: method.to_string(),
+    }
 }
 
 /// The content type as declared: a format, or plain text to be sniffed.

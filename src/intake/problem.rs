@@ -152,6 +152,12 @@ pub enum IntakeError {
         /// Seconds until a request is allowed again.
         retry_after_secs: u64,
     },
+    /// The route exists, not with this method.
+    #[error("method {method} is not allowed here (see the Allow header)")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+    },
     /// The store cannot take the message now; nothing was accepted.
     #[error("the message could not be stored; nothing was accepted, send it again later")]
     StoreUnavailable,
@@ -178,6 +184,7 @@ impl IntakeError {
             }
             Self::Duplicate { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -212,6 +219,7 @@ impl IntakeError {
             Self::InvalidHeader { .. } => ("invalid-header", "Invalid header"),
             Self::Duplicate { .. } => ("duplicate-message", "Message already accepted"),
             Self::RateLimited { .. } => ("rate-limited", "Rate limit exceeded"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::StoreUnavailable => ("store-unavailable", "Store unavailable"),
         }
     }
@@ -267,6 +275,9 @@ impl IntakeError {
             },
             Self::RateLimited {
                 retry_after_secs: 1,
+            },
+            Self::MethodNotAllowed {
+                method: "PUT".to_owned(),
             },
             Self::StoreUnavailable,
         ]
