@@ -151,6 +151,33 @@ impl Scanner {
         if let Some(issue) = self.pending.take() {
             return Step::Issue(issue);
         }
+        // The steady state, decided first: inside an interchange, a segment that is
+        // neither ISA nor IEA (both start with `I`) and ends within `buf`. Anything else
+        // takes the general way below, from the same state.
+        if self.phase == Phase::Segments
+            && let Some(d) = self.delimiters
+        {
+            let rest = buf.get(*pos..).unwrap_or_default();
+            let mut skip = 0usize;
+            let mut lines = 0u64;
+            for &b in rest {
+                match b {
+                    b'\n' => lines += 1,
+                    b'\r' | b' ' | b'\t' => {}
+                    _ => break,
+                }
+                skip += 1;
+            }
+            let body = rest.get(skip..).unwrap_or_default();
+            if body.first().is_some_and(|&b| b != b'I')
+                && let (Some(len), newlines) = find_terminator(body, d.segment)
+            {
+                self.line += lines;
+                *pos += skip;
+                let (start, offset) = (*pos, base + *pos as u64);
+                return self.emit(start, len, len + 1, Some(newlines), body, d, offset, pos);
+            }
+        }
         loop {
             match self.phase {
                 Phase::Done => return Step::End,
