@@ -2,7 +2,11 @@
 //!
 //! - [`translate`]: partner messages (inbound) → canonical events (events), plus the
 //!   acknowledgements the partner expects (outbound).
+//! - [`deliver`]: documents and events for a partner (outbound) → the partner's format,
+//!   through its HTTP endpoint or folder.
 
+pub mod deliver;
 pub mod translate;
 
+pub use deliver::Deliver;
 pub use translate::Translate;

@@ -470,7 +470,7 @@ fn partner_json(profile: &PartnerProfile) -> Result<Value, HandlerError> {
 }
 
 /// The delimiters we write to the partner (its profile's, else the usual `* > ~ ^`).
-fn partner_delimiters(profile: &PartnerProfile) -> Delimiters {
+pub(crate) fn partner_delimiters(profile: &PartnerProfile) -> Delimiters {
     let Some(x12) = &profile.x12 else {
         return Delimiters::default();
     };
@@ -490,12 +490,12 @@ fn partner_delimiters(profile: &PartnerProfile) -> Delimiters {
 /// Control numbers allocated from the store before writing an interchange (the X12
 /// writer is synchronous; the store is not). An unused number is a gap, which X12 allows.
 #[derive(Debug, Default)]
-struct Allocated {
+pub(crate) struct Allocated {
     numbers: BTreeMap<&'static str, VecDeque<u64>>,
 }
 
 impl Allocated {
-    async fn take<S: Store>(
+    pub(crate) async fn take<S: Store>(
         store: &S,
         partner: &PartnerId,
         sets: usize,
