@@ -173,9 +173,9 @@ async fn a_missing_environment_variable_is_a_configuration_error() {
 
 #[tokio::test]
 async fn retries_503_honouring_retry_after_with_the_same_key() {
-    // Sent after the first retry (~1 s from now): still ~2 s ahead then, less the
-    // fraction of a second an HTTP-date cannot carry.
-    let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
+    // Read after the first retry (~1 s from now): then still 2 to 3 s ahead (an
+    // HTTP-date drops the fraction of a second).
+    let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(4));
     let (url, server) = start(vec![
         Reply {
             headers: vec![("retry-after", "1".to_owned())],
@@ -202,7 +202,8 @@ async fn retries_503_honouring_retry_after_with_the_same_key() {
     let second_gap = seen[2].at - seen[1].at;
     // The backoff alone would wait at most 50 ms.
     assert!(first_gap >= Duration::from_millis(950), "{first_gap:?}");
-    assert!(second_gap >= Duration::from_millis(900), "{second_gap:?}");
+    assert!(second_gap >= Duration::from_millis(1500), "{second_gap:?}");
+    assert!(second_gap <= Duration::from_millis(3500), "{second_gap:?}");
 }
 
 #[tokio::test]
@@ -265,7 +266,7 @@ async fn a_slow_partner_times_out_on_every_attempt() {
     assert!(e.is_transient());
     assert_eq!(e.attempts, 2);
     assert!(took >= Duration::from_millis(400), "{took:?}");
-    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
     assert_eq!(server.seen().len(), 2);
 }
 
@@ -278,7 +279,7 @@ async fn the_circuit_opens_refuses_fast_then_half_opens() {
     let options = SenderOptions {
         circuit: CircuitConfig {
             failure_threshold: 3,
-            cooldown: Duration::from_millis(400),
+            cooldown: Duration::from_millis(1000),
         },
         ..fast_options()
     };
@@ -294,19 +295,19 @@ async fn the_circuit_opens_refuses_fast_then_half_opens() {
     assert_eq!(s.circuit_state(), CircuitState::Open);
     let started = Instant::now();
     let e = s.send(&doc).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(50));
+    assert!(started.elapsed() < Duration::from_millis(200));
     assert!(matches!(e.kind, SendErrorKind::CircuitOpen { .. }), "{e}");
     assert!(e.is_transient());
     assert_eq!(e.attempts, 0);
     assert_eq!(server.seen().len(), 3, "nothing sent while open");
 
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(s.circuit_state(), CircuitState::HalfOpen);
     // The probe fails: open again, for another cooldown.
     s.send(&doc).await.unwrap_err();
     assert_eq!(server.seen().len(), 4);
     assert_eq!(s.circuit_state(), CircuitState::Open);
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     server.set_fallback(reply(200));
     let delivered = s.send(&doc).await.unwrap();
     assert_eq!(delivered.attempts, 1);
@@ -338,11 +339,12 @@ async fn the_rate_limit_spaces_requests_at_the_server() {
     at.sort();
     assert_eq!(at.len(), 6);
     let span = at[5] - at[0];
-    // 10 per second, no burst: 5 gaps of 100 ms at least.
-    assert!(span >= Duration::from_millis(480), "{span:?}");
+    // 10 per second, no burst: 5 gaps of 100 ms at the client (a little less may be
+    // seen at the server when one request travels slower than the next).
+    assert!(span >= Duration::from_millis(400), "{span:?}");
     for pair in at.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(80), "gap {gap:?}");
+        assert!(gap >= Duration::from_millis(40), "gap {gap:?}");
     }
 }
 
