@@ -25,18 +25,17 @@ pub struct TestOutcome {
     pub detail: String,
 }
 
-/// Reads an input file by its extension: `.edi`/`.x12` as X12 (every transaction set),
-/// `.xml` as XML, anything else as JSON.
+/// Reads an input file as `format` (X12: every transaction set).
 ///
 /// # Errors
 /// When the file cannot be read or parsed.
-pub fn read_input_file(path: &Path) -> Result<Vec<InboundInput>, String> {
+pub fn read_input_file(path: &Path, format: Format) -> Result<Vec<InboundInput>, String> {
     let bytes = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let format = format_of(path);
     read_inbound(format, &bytes).map_err(|error| format!("{}: {error}", path.display()))
 }
 
-/// The format a file's extension implies.
+/// The format a file's extension implies (`.edi`/`.x12`, `.xml`, else JSON); used for
+/// expected outputs.
 #[must_use]
 pub fn format_of(path: &Path) -> Format {
     match path.extension().and_then(|ext| ext.to_str()) {
@@ -55,9 +54,10 @@ pub fn read_json_file(path: &Path) -> Result<Value, String> {
     serde_json::from_slice(&bytes).map_err(|error| format!("{}: {error}", path.display()))
 }
 
-/// Runs `mapping` on the file `input` as `map run` does: for an inbound mapping the
-/// payloads of every input (X12: every set) as a JSON array; for an outbound mapping the
-/// document.
+/// Runs `mapping` on the file `input` as `map run` does: for an inbound mapping the file
+/// is read in the mapping's format and the payloads of every input (X12: every set) come
+/// as one JSON array; for an outbound mapping the file is a canonical event and the result
+/// the document.
 ///
 /// # Errors
 /// The error text (with the lineage for an invalid output).
@@ -70,7 +70,7 @@ pub fn run_file(
     let now = now.map_or_else(|| jiff::Timestamp::now().to_string(), str::to_owned);
     match mapping.direction() {
         Direction::Inbound => {
-            let inputs = read_input_file(input)?;
+            let inputs = read_input_file(input, mapping.format())?;
             let mut all = Vec::new();
             for one in &inputs {
                 let payloads = mapping
