@@ -112,3 +112,38 @@ fn map_run_reports_compile_errors_with_positions() {
         "{stderr}"
     );
 }
+
+#[test]
+fn map_run_writes_outbound_documents() {
+    let out = transload(&[
+        "map",
+        "run",
+        "mappings/library/x12-004010-990-out.toml",
+        "mappings/library/fixtures/event-tender-responded.json",
+        "--partner",
+        "mappings/library/fixtures/partner-odfl.json",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        stdout,
+        "B1*ODFL*LD-2026-000417*20261124*A~\nN9*TN*TND-000417-1~\nN9*CN*07212345678~\n"
+    );
+}
+
+#[test]
+fn map_test_reports_broken_files_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "id = \"broken\"\nversion = \"1\"\ndirection = \"inbound\"\nformat = \"x12\"\nprogram = '.'\n",
+    )
+    .unwrap();
+    let out = transload(&["map", "test", dir.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("broken.toml:4:1: an x12 mapping names its set"),
+        "{stdout}"
+    );
+}
