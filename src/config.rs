@@ -84,6 +84,8 @@ impl RateLimitConfig {
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// Default of `[intake] webhook_tolerance_secs`: 5 minutes, as Standard Webhooks advises.
 pub const DEFAULT_WEBHOOK_TOLERANCE_SECS: u32 = 300;
+/// Default of `[intake] body_timeout_secs`: how long a client may take to send a body.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u32 = 60;
 /// Default of `[intake] rate_limit`: 100 requests per second, bursts of 200.
 pub const DEFAULT_INTAKE_RATE_LIMIT: RateLimitConfig = RateLimitConfig {
     per_second: match NonZeroU32::new(100) {
@@ -103,6 +105,9 @@ pub struct IntakeConfig {
     /// How far a webhook's timestamp may be from now, either way, in seconds.
     #[serde(default = "default_webhook_tolerance_secs")]
     pub webhook_tolerance_secs: u32,
+    /// How long a client may take to send the whole body, in seconds (408 past it).
+    #[serde(default = "default_body_timeout_secs")]
+    pub body_timeout_secs: u32,
     /// The rate limit of every API key without its own, and of every partner that
     /// authenticates by signature alone.
     #[serde(default = "default_intake_rate_limit")]
@@ -114,6 +119,7 @@ impl Default for IntakeConfig {
         IntakeConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             webhook_tolerance_secs: DEFAULT_WEBHOOK_TOLERANCE_SECS,
+            body_timeout_secs: DEFAULT_BODY_TIMEOUT_SECS,
             rate_limit: DEFAULT_INTAKE_RATE_LIMIT,
         }
     }
@@ -121,6 +127,10 @@ impl Default for IntakeConfig {
 
 fn default_max_body_bytes() -> usize {
     DEFAULT_MAX_BODY_BYTES
+}
+
+fn default_body_timeout_secs() -> u32 {
+    DEFAULT_BODY_TIMEOUT_SECS
 }
 
 fn default_webhook_tolerance_secs() -> u32 {
@@ -178,6 +188,8 @@ struct ConfigFile {
     data_dir: PathBuf,
     #[serde(default)]
     partners_dir: Option<PathBuf>,
+    #[serde(default)]
+    mappings_dirs: Option<Vec<PathBuf>>,
     http: HttpConfig,
     amqp: Option<AmqpSection>,
     postgres: Option<PostgresSection>,
@@ -189,6 +201,9 @@ struct ConfigFile {
 
 /// Default of `partners_dir`, relative to the configuration file.
 pub const DEFAULT_PARTNERS_DIR: &str = "partners";
+
+/// Default of `mappings_dirs`, relative to the configuration file (used when it exists).
+pub const DEFAULT_MAPPINGS_DIR: &str = "mappings";
 
 fn default_bus() -> BusKind {
     BusKind::Embedded
@@ -220,6 +235,8 @@ pub struct Config {
     /// Whether `partners_dir` was written in the file (then it must exist); the default
     /// folder may be absent, and the hub then knows no partner.
     pub partners_dir_explicit: bool,
+    /// The folders of the mapping files (`*.toml`), reloaded when they change.
+    pub mappings_dirs: Vec<PathBuf>,
     /// The HTTP intake.
     pub intake: IntakeConfig,
     /// The API keys, in file order.
@@ -258,6 +275,12 @@ impl Config {
                 path.display()
             );
         }
+        if file.intake.body_timeout_secs == 0 {
+            bail!(
+                "{}: [intake] body_timeout_secs must be at least 1",
+                path.display()
+            );
+        }
         if file.bus == BusKind::Amqp && file.amqp.is_none() {
             bail!(
                 "{}: bus = \"amqp\" needs an [amqp] table with url",
@@ -276,6 +299,13 @@ impl Config {
             file.partners_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_PARTNERS_DIR)),
         );
+        let mappings_dirs = match file.mappings_dirs {
+            Some(dirs) => dirs.iter().map(|dir| base.join(dir)).collect(),
+            None => Some(base.join(DEFAULT_MAPPINGS_DIR))
+                .filter(|dir| dir.is_dir())
+                .into_iter()
+                .collect(),
+        };
         Ok(Config {
             path: path.to_path_buf(),
             bus: file.bus,
@@ -286,6 +316,7 @@ impl Config {
             postgres: file.postgres,
             partners_dir,
             partners_dir_explicit,
+            mappings_dirs,
             intake: file.intake,
             api_keys,
         })
@@ -406,6 +437,7 @@ mod tests {
         assert_eq!(config.intake.max_body_bytes, 1024);
         assert_eq!(config.intake.rate_limit.burst().get(), 5);
         assert_eq!(config.intake.webhook_tolerance_secs, 300);
+        assert_eq!(config.intake.body_timeout_secs, 60);
     }
 
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -469,6 +501,10 @@ mod tests {
             (
                 format!("{GOOD}[intake]\nmax_body_bytes = 0\n"),
                 "hub.toml: [intake] max_body_bytes must be at least 1",
+            ),
+            (
+                format!("{GOOD}[intake]\nbody_timeout_secs = 0\n"),
+                "hub.toml: [intake] body_timeout_secs must be at least 1",
             ),
             (
                 format!("{GOOD}[intake]\nmax_bytes = 10\n"),

@@ -854,6 +854,45 @@ async fn a_chunked_body_over_the_limit_is_refused_while_it_streams() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_is_refused_with_408() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let config = IntakeConfig {
+        body_timeout_secs: 1,
+        ..intake_config()
+    };
+    let hub = Hub::start(Backend::sqlite().await, &config).await;
+    let address = hub.base.strip_prefix("http://").unwrap();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /v1/partners/acme-erp/messages HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {ACME_KEY}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\nConnection: close\r\n\r\n{{\"order\":"
+    );
+    let started = std::time::Instant::now();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // ...and the other 90 bytes never come.
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the hub answers without the body")
+    .unwrap();
+    let waited = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(answer.contains("body-timeout"), "{answer}");
+    assert!(
+        (900..5000).contains(&waited.as_millis()),
+        "answered after {waited:?}"
+    );
+    assert_eq!(hub.backend.counts().await, (0, 0));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_failure_answers_503_and_the_unit_is_rolled_back() {
     let hub = Hub::start(Backend::postgres().await, &intake_config()).await;
     let Backend::Postgres { url, .. } = &hub.backend else {

@@ -59,6 +59,25 @@ fn whole_seconds_up(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
+/// Reads the body within `timeout`, refusing it as soon as it is known to exceed `max`
+/// bytes (from `Content-Length`, before reading anything, or while reading).
+///
+/// # Errors
+/// [`IntakeError::PayloadTooLarge`], [`IntakeError::BodyTimeout`], or
+/// [`IntakeError::BodyUnreadable`] when the client stops sending.
+pub async fn read_body_within(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, IntakeError> {
+    tokio::time::timeout(timeout, read_body(headers, body, max))
+        .await
+        .map_err(|_| IntakeError::BodyTimeout {
+            secs: timeout.as_secs(),
+        })?
+}
+
 /// Reads the body, refusing it as soon as it is known to exceed `max` bytes (from
 /// `Content-Length`, before reading anything, or while reading).
 ///

@@ -5,7 +5,7 @@
 //! `application/problem+json`, see [`problem`]): the partner exists (404); the content
 //! type is one the intake reads (415); the credentials: an API key of the partner's tenant
 //! (401 unknown, 403 another tenant's), required unless the partner signs; the API key's
-//! rate limit (429); the body size (413); the partner's webhook signature, when it has a
+//! rate limit (429); the body size (413) and the time to send it (408); the partner's webhook signature, when it has a
 //! `[webhook]` table (401, "replay or clock skew" for a timestamp out of tolerance); the
 //! signing partner's rate limit (429); the body's syntax (400, with positions); and last
 //! the store, which recognises a replay by its dedupe key (409, with the id of the message
@@ -24,6 +24,7 @@ pub mod syntax;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -77,9 +78,6 @@ pub enum IntakeSetupError {
         /// Why.
         source: transload_connectors::partner::SecretError,
     },
-    /// The webhook tolerance does not fit.
-    #[error("[intake] webhook_tolerance_secs is out of range")]
-    Tolerance,
 }
 
 /// What the intake's handlers share.
@@ -91,6 +89,7 @@ pub struct IntakeState<S> {
     keys: ApiKeys,
     limits: RateLimits,
     max_body_bytes: usize,
+    body_timeout: Duration,
     tolerance_secs: i64,
 }
 
@@ -136,6 +135,7 @@ impl<S: Store> IntakeState<S> {
             keys,
             limits,
             max_body_bytes: config.max_body_bytes,
+            body_timeout: Duration::from_secs(u64::from(config.body_timeout_secs)),
             tolerance_secs: i64::from(config.webhook_tolerance_secs),
         })
     }
@@ -301,7 +301,8 @@ async fn post_message<S: Store>(
         state.limits.check(&Limited::ApiKey(key.name.clone()))?;
     }
 
-    let body = limits::read_body(&headers, body, state.max_body_bytes).await?;
+    let body =
+        limits::read_body_within(&headers, body, state.max_body_bytes, state.body_timeout).await?;
 
     if let Some(secret) = secret {
         auth::verify_signature(

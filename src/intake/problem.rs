@@ -114,6 +114,12 @@ pub enum IntakeError {
         /// The limit.
         limit: usize,
     },
+    /// The client took longer than `[intake] body_timeout_secs` to send the body.
+    #[error("the body did not arrive within {secs} s")]
+    BodyTimeout {
+        /// The timeout.
+        secs: u64,
+    },
     /// The body could not be read (the client went away).
     #[error("the body could not be read: {reason}")]
     BodyUnreadable {
@@ -185,6 +191,7 @@ impl IntakeError {
             Self::Duplicate { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -220,6 +227,7 @@ impl IntakeError {
             Self::Duplicate { .. } => ("duplicate-message", "Message already accepted"),
             Self::RateLimited { .. } => ("rate-limited", "Rate limit exceeded"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
+            Self::BodyTimeout { .. } => ("body-timeout", "Body not received in time"),
             Self::StoreUnavailable => ("store-unavailable", "Store unavailable"),
         }
     }
@@ -279,6 +287,7 @@ impl IntakeError {
             Self::MethodNotAllowed {
                 method: "PUT".to_owned(),
             },
+            Self::BodyTimeout { secs: 60 },
             Self::StoreUnavailable,
         ]
     }
