@@ -480,6 +480,68 @@ mod tests {
         assert_eq!(path, "/data/lines", "{reason}");
     }
 
+    fn outbound(program: &str) -> Mapping {
+        Mapping::new(
+            MappingInfo {
+                id: "t-out".to_owned(),
+                version: "1".to_owned(),
+                direction: Direction::Outbound,
+                format: Format::X12,
+                x12: Some(X12Key {
+                    version: "004010".to_owned(),
+                    set: "990".to_owned(),
+                }),
+                description: String::new(),
+                events: Vec::new(),
+                path: PathBuf::from("t.toml"),
+                stamp: "t-out@1+000000000000".to_owned(),
+                tests: Vec::new(),
+            },
+            Program::compile(program).unwrap(),
+        )
+    }
+
+    fn event() -> Event {
+        serde_json::from_str(include_str!(
+            "../../schemas/events/examples/transload.tender.responded.json"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn outbound_x12_bodies_are_flattened_and_checked() {
+        let mapping = outbound(
+            r#"{segments: [mkseg("B1"; [.data.carrier.scac]), {loop: "0100", segments: [mkseg("N9"; ["TN", "X"])]}]}"#,
+        );
+        let document = mapping.run_outbound(&event(), &json!({})).unwrap();
+        assert_eq!(document.to_text(), "B1*ODFL~\nN9*TN*X~\n");
+        let OutboundDocument::X12 {
+            set_id, version, ..
+        } = &document
+        else {
+            panic!()
+        };
+        assert_eq!((set_id.as_str(), version.as_str()), ("990", "004010"));
+
+        let error = outbound(r#"[mkseg("ST"; ["990", "0001"])]"#)
+            .run_outbound(&event(), &json!({}))
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("/segments/0/tag: ST is added by the hub"),
+            "{error}"
+        );
+        let error = outbound(r#"[{tag: "b 1"}]"#)
+            .run_outbound(&event(), &json!({}))
+            .unwrap_err();
+        assert!(error.to_string().contains("not a segment tag"), "{error}");
+        let error = outbound("empty")
+            .run_outbound(&event(), &json!({}))
+            .unwrap_err();
+        assert!(error.to_string().contains("produced 0"), "{error}");
+    }
+
     #[test]
     fn mappings_are_shareable_across_threads() {
         fn send_sync<T: Send + Sync>() {}
