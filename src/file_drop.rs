@@ -600,6 +600,125 @@ fn move_with_note(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use transload_core::store::{
+        AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, OutboxRecord, RawMessage,
+        StateKey, StateRecord, UnitOfWork,
+    };
+
+    use crate::store::sqlite::SqliteStore;
+
+    /// A real SQLite store whose commits fail while `down` is set.
+    #[derive(Clone)]
+    struct FlakyStore {
+        inner: SqliteStore,
+        down: Arc<AtomicBool>,
+    }
+
+    impl Store for FlakyStore {
+        async fn commit(&self, unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("disk on fire".to_owned()));
+            }
+            self.inner.commit(unit).await
+        }
+        async fn load_state(&self, key: &StateKey) -> Result<Option<StateRecord>, StoreError> {
+            self.inner.load_state(key).await
+        }
+        async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+            self.inner.pending_outbox(limit).await
+        }
+        async fn mark_published(&self, seqs: &[i64]) -> Result<(), StoreError> {
+            self.inner.mark_published(seqs).await
+        }
+        async fn raw_message(&self, id: Uuid) -> Result<Option<RawMessage>, StoreError> {
+            self.inner.raw_message(id).await
+        }
+        async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {
+            self.inner.is_processed(consumer, message_id).await
+        }
+        async fn next_control_number(
+            &self,
+            partner: &PartnerId,
+            sequence: &str,
+        ) -> Result<u64, StoreError> {
+            self.inner.next_control_number(partner, sequence).await
+        }
+        async fn record_received_control_number(
+            &self,
+            partner: &PartnerId,
+            sequence: &str,
+            number: &str,
+        ) -> Result<bool, StoreError> {
+            self.inner
+                .record_received_control_number(partner, sequence, number)
+                .await
+        }
+        async fn dead_letters(
+            &self,
+            filter: &DeadLetterFilter,
+        ) -> Result<Vec<DeadLetter>, StoreError> {
+            self.inner.dead_letters(filter).await
+        }
+        async fn dead_letter(&self, id: Uuid) -> Result<Option<DeadLetter>, StoreError> {
+            self.inner.dead_letter(id).await
+        }
+        async fn audit_log(
+            &self,
+            tenant: &TenantId,
+            subject: &str,
+        ) -> Result<Vec<AuditEntry>, StoreError> {
+            self.inner.audit_log(tenant, subject).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_error_leaves_the_file_in_place_and_it_is_taken_later() {
+        let root =
+            std::env::temp_dir().join(format!("transload-file-drop-unit-{}", Uuid::now_v7()));
+        let drop_dir = root.join("drop");
+        std::fs::create_dir_all(&drop_dir).unwrap();
+        let store = FlakyStore {
+            inner: SqliteStore::open(&root.join("store.sqlite3")).unwrap(),
+            down: Arc::new(AtomicBool::new(true)),
+        };
+        let mut watcher = FileDropWatcher::new(
+            store.clone(),
+            vec![DropFolder {
+                tenant: TenantId::new("acme").unwrap(),
+                partner: PartnerId::new("wms").unwrap(),
+                dir: drop_dir.clone(),
+                format: None,
+            }],
+            FileDropOptions::default(),
+        );
+        let file = drop_dir.join("pick.json");
+        std::fs::write(&file, br#"{"order":"SO-1"}"#).unwrap();
+        assert_eq!(watcher.poll_once().await.waiting, 1);
+        let report = watcher.poll_once().await;
+        assert!(report.outcomes.is_empty());
+        assert!(
+            matches!(report.errors.as_slice(), [FileDropError::Store { .. }]),
+            "{:?}",
+            report.errors
+        );
+        assert!(file.exists(), "left in place");
+        assert!(!drop_dir.join(FAILED_DIR).exists());
+
+        store.down.store(false, Ordering::SeqCst);
+        let report = watcher.poll_once().await;
+        assert!(
+            matches!(
+                report.outcomes.as_slice(),
+                [(_, FileOutcome::Accepted { .. })]
+            ),
+            "taken on the next poll: {:?}",
+            report.outcomes
+        );
+        assert!(drop_dir.join(DONE_DIR).join("pick.json").exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn detects_formats_after_bom_and_whitespace() {
