@@ -1183,6 +1183,49 @@ fn a_hub_with_a_broken_partner_file_does_not_start() {
 }
 
 #[test]
+fn a_hub_whose_secrets_are_not_in_the_environment_does_not_start() {
+    let dir = std::env::temp_dir().join(format!("transload-intake-env-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(dir.join("partners")).unwrap();
+    let start = |partner: &str, keys: &str| {
+        std::fs::write(dir.join("partners/p.toml"), partner).unwrap();
+        std::fs::write(
+            dir.join("transload.toml"),
+            format!("data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n{keys}"),
+        )
+        .unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_transload"))
+            .args(["run", "--config"])
+            .arg(dir.join("transload.toml"))
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = start(
+        GLOBEX,
+        "[[api_keys]]\nname = \"erp\"\ntenant = \"globex\"\nkey_env = \"TRANSLOAD_TEST_UNSET_KEY\"\n",
+    );
+    assert!(
+        stderr
+            .contains("API key `erp`: environment variable `TRANSLOAD_TEST_UNSET_KEY` is not set"),
+        "{stderr}"
+    );
+    let stderr = start(
+        &WMS.replace(
+            "secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
+            "secret_env = \"TRANSLOAD_TEST_UNSET_SECRET\"",
+        ),
+        "",
+    );
+    assert!(
+        stderr.contains("partner `acme-wms`: webhook secret")
+            && stderr.contains("TRANSLOAD_TEST_UNSET_SECRET"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn the_openapi_document_describes_every_route_and_status() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/openapi.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
