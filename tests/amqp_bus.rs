@@ -441,11 +441,11 @@ async fn reject_lands_in_the_dead_letter_queue() {
             assert_eq!(dead.len(), 1);
             assert_eq!(message_id(&dead[0]), Some(sent.id.to_string()));
             assert_eq!(
-                header_text(&dead[0], "transload-reason").as_deref(),
+                header_text(&dead[0], "transload-bus-reason").as_deref(),
                 Some("ISA segment missing")
             );
             assert_eq!(
-                header_text(&dead[0], "transload-rejected-from").as_deref(),
+                header_text(&dead[0], "transload-bus-rejected-from").as_deref(),
                 Some("inbound")
             );
             assert_eq!(header_text(&dead[0], "tenant").as_deref(), Some("acme"));

@@ -1,7 +1,7 @@
 //! [`BusMessage`] ↔ AMQP: the id in the `message_id` property, the headers as AMQP
 //! string headers, persistent delivery mode, and the attempt count.
 //!
-//! Header names starting with `transload-` are reserved for the bus (attempt counting,
+//! Header names starting with `transload-bus-` are reserved for the bus (attempt counting,
 //! retry routing, reject reasons) and are not handed to consumers; neither are the
 //! broker's own (`x-death`, `x-first-death-*`, `x-last-death-*`, `x-delivery-count`).
 
@@ -17,16 +17,16 @@ use uuid::Uuid;
 use super::topology::short;
 
 /// Prefix of the headers the bus keeps for itself.
-pub(crate) const RESERVED_PREFIX: &str = "transload-";
+pub(crate) const RESERVED_PREFIX: &str = "transload-bus-";
 /// The attempt number the next delivery of a retried message starts from.
-pub(crate) const HEADER_ATTEMPT: &str = "transload-attempt";
+pub(crate) const HEADER_ATTEMPT: &str = "transload-bus-attempt";
 /// When a retried message is due (milliseconds since the Unix epoch): a message back
 /// from its delay tier earlier (the delay exceeded the longest tier) waits again.
-pub(crate) const HEADER_NOT_BEFORE: &str = "transload-not-before";
+pub(crate) const HEADER_NOT_BEFORE: &str = "transload-bus-not-before";
 /// Why a message was rejected to the dead-letter queue.
-pub(crate) const HEADER_REASON: &str = "transload-reason";
+pub(crate) const HEADER_REASON: &str = "transload-bus-reason";
 /// The stage a rejected message was consumed from.
-pub(crate) const HEADER_REJECTED_FROM: &str = "transload-rejected-from";
+pub(crate) const HEADER_REJECTED_FROM: &str = "transload-bus-rejected-from";
 
 /// AMQP persistent delivery mode.
 const PERSISTENT: u8 = 2;
@@ -48,7 +48,7 @@ pub(crate) struct Outgoing {
 ///
 /// # Errors
 /// [`BusError::Refused`] for a routing key or header name longer than 255 bytes or a
-/// header name in the reserved `transload-` namespace.
+/// header name in the reserved `transload-bus-` namespace.
 pub(crate) fn encode(
     message: BusMessage,
     extra: &[(&str, AMQPValue)],
@@ -210,7 +210,8 @@ mod tests {
 
     #[test]
     fn encode_refuses_reserved_and_oversized_names() {
-        let reserved = BusMessage::new("p1", b"x".to_vec()).with_header("transload-attempt", "3");
+        let reserved =
+            BusMessage::new("p1", b"x".to_vec()).with_header("transload-bus-attempt", "3");
         assert!(matches!(encode(reserved, &[]), Err(BusError::Refused(_))));
         let long_key = BusMessage::new("k".repeat(256), b"x".to_vec());
         assert!(matches!(encode(long_key, &[]), Err(BusError::Refused(_))));

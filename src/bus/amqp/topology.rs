@@ -29,9 +29,9 @@ use super::config::AmqpConfig;
 use super::error::with_timeout;
 
 /// Header naming the stage of a message on the retry exchange (headers-exchange match).
-pub(crate) const HEADER_RETRY_STAGE: &str = "transload-retry-stage";
+pub(crate) const HEADER_RETRY_STAGE: &str = "transload-bus-retry-stage";
 /// Header naming the tier of a message on the retry exchange (headers-exchange match).
-pub(crate) const HEADER_RETRY_TIER: &str = "transload-retry-tier";
+pub(crate) const HEADER_RETRY_TIER: &str = "transload-bus-retry-tier";
 
 /// The names of one bus's exchanges and queues.
 #[derive(Debug, Clone, PartialEq, Eq)]
