@@ -41,9 +41,9 @@ pub(crate) enum LogFormat {
 pub(crate) enum Command {
     /// Run the hub.
     ///
-    /// Today it loads and checks the configuration, creates the data directory and
-    /// serves /health and /ready. The pipeline stages arrive with issues #4 (bus and
-    /// store) and #5 (connectors and mappings).
+    /// Opens the bus and store, loads the partner profiles and mappings (reloaded when
+    /// their files change), serves the HTTP intake with /health and /ready, watches the
+    /// partners' drop folders, and runs the translate and deliver stages.
     Run {
         /// The configuration file.
         #[arg(long, short, default_value = "transload.toml")]
@@ -58,7 +58,7 @@ pub(crate) enum Command {
     /// The JSON Schemas of the canonical events.
     #[command(subcommand)]
     Schemas(SchemasCommand),
-    /// [not built yet: issue #5] Check all configuration, partner and mapping files.
+    /// Check the configuration, partner and mapping files, and how they refer to each other.
     Validate {
         /// The configuration file.
         #[arg(long, short, default_value = "transload.toml")]

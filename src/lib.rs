@@ -4,9 +4,11 @@
 
 pub mod backends;
 pub mod bus;
+pub mod check;
 pub mod config;
 pub mod file_drop;
 pub mod http;
+pub mod hub;
 pub mod ingest;
 pub mod intake;
 pub mod pipeline;

@@ -39,7 +39,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::X12(command) => commands::x12::run(&command),
         Command::Schemas(SchemasCommand::Export { dir }) => commands::schemas::export(&dir),
         Command::Schemas(SchemasCommand::Check { dir }) => commands::schemas::check(&dir),
-        Command::Validate { .. } => Ok(not_built_yet("#5 (connectors and mappings)")),
+        Command::Validate { config } => commands::validate::validate(&config),
         Command::Map(MapCommand::Test { file }) => commands::map::test(file.as_deref()),
         Command::Map(MapCommand::Run {
             mapping,

@@ -590,6 +590,12 @@ impl PartnerDirectory {
         self.profiles.get(id).map(|(_, p)| p)
     }
 
+    /// The file the profile of `id` was read from (empty for profiles given in code).
+    #[must_use]
+    pub fn path(&self, id: &PartnerId) -> Option<&Path> {
+        self.profiles.get(id).map(|(path, _)| path.as_path())
+    }
+
     /// The profile of the partner with these X12 sender ids (ISA05/ISA06), if any.
     #[must_use]
     pub fn by_isa_sender(&self, qualifier: &str, id: &str) -> Option<&PartnerProfile> {

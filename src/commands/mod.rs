@@ -4,4 +4,5 @@ pub(crate) mod dlq;
 pub(crate) mod map;
 pub(crate) mod run;
 pub(crate) mod schemas;
+pub(crate) mod validate;
 pub(crate) mod x12;

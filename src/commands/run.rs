@@ -5,12 +5,8 @@ use std::path::Path;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use transload::backends::{open_bus, open_store};
-use transload::config::{BusKind, Config, StoreKind};
-use transload::http::{AppState, hub_router};
-use transload::intake::IntakeState;
-use transload::pipeline::OutboxRelay;
-use transload_connectors::partner::PartnerDirectory;
+use transload::config::Config;
+use transload::hub::Hub;
 
 /// Starts the hub described by the configuration at `config_path` and serves until
 /// SIGINT or SIGTERM.
@@ -23,76 +19,37 @@ pub(crate) async fn run(
     listen_override: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let partners = load_partners(&config)?;
-    let bus = open_bus(&config).await?;
-    let store = open_store(&config).await?;
-    let listen = listen_override.unwrap_or(config.http.listen);
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let address = listener.local_addr()?;
-    let state = AppState {
-        bus: match config.bus {
-            BusKind::Embedded => "embedded",
-            BusKind::Amqp => "amqp",
-        },
-        store: match config.store {
-            StoreKind::Sqlite => "sqlite",
-            StoreKind::Postgres => "postgres",
-        },
-    };
     tracing::info!(
         config = %config.path.display(),
-        bus = state.bus,
-        store = state.store,
+        bus = ?config.bus,
+        store = ?config.store,
         data_dir = %config.data_dir.display(),
         amqp = config.amqp.as_ref().map(|amqp| without_credentials(&amqp.url)),
         postgres = config.postgres.as_ref().map(|pg| without_credentials(&pg.url)),
         "transload hub starting"
     );
-    let intake = IntakeState::new(store.clone(), partners, &config.intake, &config.api_keys)
-        .context("cannot start the HTTP intake")?;
+    let listen = listen_override.unwrap_or(config.http.listen);
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    let hub = Hub::start(&config).await?;
     tracing::info!(
-        partners = intake.partners().len(),
+        partners = hub.partners.len(),
         api_keys = config.api_keys.len(),
         max_body_bytes = config.intake.max_body_bytes,
         "HTTP intake on POST /v1/partners/{{partner}}/messages"
     );
-    // The outbox relay publishes whatever the stages commit; the stages themselves
-    // (translate, decide, deliver) arrive with issues #5 and #6.
-    let relay = tokio::spawn(OutboxRelay::new(bus, store).run());
-    tracing::warn!("the pipeline stages (translate, decide, deliver) are not built yet");
     let shutdown = shutdown_signal()?;
     // Printed on stdout, not logged, so scripts and tests can find the bound port.
     println!("listening on http://{address}");
-    axum::serve(listener, hub_router(state, intake))
+    axum::serve(listener, hub.router.clone())
         .with_graceful_shutdown(shutdown)
         .await
         .context("HTTP server failed")?;
-    relay.abort();
+    hub.stop();
     tracing::info!("transload hub stopped");
     Ok(())
-}
-
-/// The partner profiles of the configuration's `partners_dir`. A default folder that does
-/// not exist means no partner (with a warning); a folder named in the file must exist.
-fn load_partners(config: &Config) -> anyhow::Result<PartnerDirectory> {
-    let dir = &config.partners_dir;
-    if !config.partners_dir_explicit && !dir.exists() {
-        tracing::warn!(
-            partners_dir = %dir.display(),
-            "no partner directory: the intake knows no partner"
-        );
-        return Ok(PartnerDirectory::default());
-    }
-    PartnerDirectory::load(dir).map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!(
-            "cannot load the partner profiles in {}:\n  {}",
-            dir.display(),
-            list.join("\n  ")
-        )
-    })
 }
 
 /// `url` with any `user:password@` removed, for logs.

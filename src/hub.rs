@@ -1,0 +1,237 @@
+//! The hub assembled from its configuration: the bus and store, the partner profiles, the
+//! mappings (reloaded when their files change), the HTTP API with the intake, the file-drop
+//! watcher, and the stage workers (translate, deliver) with the outbox relay.
+//!
+//! `transload run` starts one; tests start one in process on a temporary folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use thiserror::Error;
+use tokio::task::JoinHandle;
+use transload_connectors::http_out::SenderOptions;
+use transload_connectors::partner::PartnerDirectory;
+use transload_core::bus::{ConsumerOptions, Stage};
+use transload_mappings::{MappingError, Registry, Watcher};
+
+use crate::backends::{OpenError, open_bus, open_store};
+use crate::bus::AnyBus;
+use crate::config::{BusKind, Config, StoreKind};
+use crate::file_drop::{FileDropOptions, FileDropWatcher};
+use crate::http::{AppState, hub_router};
+use crate::intake::{IntakeSetupError, IntakeState};
+use crate::pipeline::{OutboxRelay, RetryPolicy, StageWorker, WorkerOptions};
+use crate::stages::deliver::DeliverSetupError;
+use crate::stages::{Deliver, Translate};
+use crate::store::AnyStore;
+
+/// Why the hub cannot start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The bus or store cannot be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// A partner profile is invalid.
+    #[error("cannot load the partner profiles in {dir}:\n  {errors}")]
+    Partners {
+        /// The folder.
+        dir: PathBuf,
+        /// Every problem, one per line.
+        errors: String,
+    },
+    /// A mapping does not compile.
+    #[error("cannot load the mappings:\n  {0}")]
+    Mappings(String),
+    /// The intake cannot be set up (a secret or key missing).
+    #[error(transparent)]
+    Intake(#[from] IntakeSetupError),
+    /// A partner endpoint cannot be set up.
+    #[error(transparent)]
+    Deliver(#[from] DeliverSetupError),
+    /// A stage consumer cannot be opened.
+    #[error("cannot open the {stage} stage: {reason}")]
+    Stage {
+        /// The stage.
+        stage: Stage,
+        /// Why.
+        reason: String,
+    },
+    /// The mapping folders cannot be watched.
+    #[error("cannot watch the mappings: {0}")]
+    Watch(std::io::Error),
+}
+
+/// A running hub: its HTTP API (to serve) and its background work.
+#[derive(Debug)]
+pub struct Hub {
+    /// The HTTP API: health, readiness, intake.
+    pub router: Router,
+    /// The bus, for tests and tools.
+    pub bus: AnyBus,
+    /// The store, for tests and tools.
+    pub store: AnyStore,
+    /// The partner profiles loaded.
+    pub partners: Arc<PartnerDirectory>,
+    /// The mappings, reloaded when their files change.
+    pub mappings: Arc<Registry>,
+    tasks: Vec<JoinHandle<()>>,
+    _watcher: Watcher,
+    shutdown: Arc<tokio::sync::Notify>,
+}
+
+impl Hub {
+    /// Opens everything `config` names and starts the background work.
+    ///
+    /// # Errors
+    /// See [`StartError`]; nothing keeps running after an error.
+    pub async fn start(config: &Config) -> Result<Hub, StartError> {
+        let partners = Arc::new(load_partners(config)?);
+        let mappings = Arc::new(
+            Registry::open(config.mappings_dirs.clone())
+                .map_err(|errors| StartError::Mappings(join_errors(&errors)))?,
+        );
+        let bus = open_bus(config).await?;
+        let store = open_store(config).await?;
+        let intake = IntakeState::new(
+            store.clone(),
+            (*partners).clone(),
+            &config.intake,
+            &config.api_keys,
+        )?;
+        let state = AppState {
+            bus: match config.bus {
+                BusKind::Embedded => "embedded",
+                BusKind::Amqp => "amqp",
+            },
+            store: match config.store {
+                StoreKind::Sqlite => "sqlite",
+                StoreKind::Postgres => "postgres",
+            },
+        };
+        let router = hub_router(state, intake);
+
+        let relay = OutboxRelay::new(bus.clone(), store.clone());
+        let waker = relay.waker();
+        let translate = Translate::new(store.clone(), Arc::clone(&partners), Arc::clone(&mappings));
+        let translate = StageWorker::new(
+            &bus,
+            store.clone(),
+            translate,
+            worker_options("translate", Stage::Inbound),
+            Some(Arc::clone(&waker)),
+        )
+        .await
+        .map_err(|e| StartError::Stage {
+            stage: Stage::Inbound,
+            reason: e.to_string(),
+        })?;
+        let deliver = Deliver::new(
+            store.clone(),
+            Arc::clone(&partners),
+            Arc::clone(&mappings),
+            &SenderOptions::default(),
+        )?;
+        let deliver = StageWorker::new(
+            &bus,
+            store.clone(),
+            deliver,
+            worker_options("deliver", Stage::Outbound),
+            Some(Arc::clone(&waker)),
+        )
+        .await
+        .map_err(|e| StartError::Stage {
+            stage: Stage::Outbound,
+            reason: e.to_string(),
+        })?;
+        let watcher = mappings
+            .watch(Duration::from_secs(1))
+            .map_err(StartError::Watch)?;
+        let shutdown = Arc::new(tokio::sync::Notify::new());
+        let drop_watcher =
+            FileDropWatcher::for_partners(store.clone(), &partners, FileDropOptions::default());
+        let drop_folders = drop_watcher.folders().len();
+        let drop_shutdown = Arc::clone(&shutdown);
+        let tasks = vec![
+            tokio::spawn(relay.run()),
+            tokio::spawn(translate.run()),
+            tokio::spawn(deliver.run()),
+            tokio::spawn(async move {
+                drop_watcher
+                    .run(async move { drop_shutdown.notified().await })
+                    .await;
+            }),
+        ];
+        tracing::info!(
+            partners = partners.len(),
+            mappings = mappings.current().len(),
+            drop_folders,
+            "hub started: intake, file drop, translate, deliver, outbox relay"
+        );
+        Ok(Hub {
+            router,
+            bus,
+            store,
+            partners,
+            mappings,
+            tasks,
+            _watcher: watcher,
+            shutdown,
+        })
+    }
+
+    /// Stops the background work.
+    pub fn stop(&self) {
+        self.shutdown.notify_waiters();
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn worker_options(name: &str, stage: Stage) -> WorkerOptions {
+    WorkerOptions {
+        name: name.to_owned(),
+        stage,
+        batch: 50,
+        batch_wait: Duration::from_secs(1),
+        consumer: ConsumerOptions::default(),
+        retry: RetryPolicy::default(),
+    }
+}
+
+/// The partner profiles of the configuration's `partners_dir`. A default folder that does
+/// not exist means no partner (with a warning); a folder named in the file must exist.
+fn load_partners(config: &Config) -> Result<PartnerDirectory, StartError> {
+    let dir = &config.partners_dir;
+    if !config.partners_dir_explicit && !dir.exists() {
+        tracing::warn!(
+            partners_dir = %dir.display(),
+            "no partner directory: the hub knows no partner"
+        );
+        return Ok(PartnerDirectory::default());
+    }
+    PartnerDirectory::load(dir).map_err(|errors| StartError::Partners {
+        dir: dir.clone(),
+        errors: errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n  "),
+    })
+}
+
+fn join_errors(errors: &[MappingError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
