@@ -10,7 +10,8 @@
 //!
 //! For safety the reader refuses any DOCTYPE (so no DTD, no external or internal entity
 //! can be declared, and no entity expansion can blow up) and any reference to an entity
-//! other than the predefined ones; it also refuses nesting deeper than [`MAX_DEPTH`] and
+//! other than the predefined ones; it also refuses invalid element and attribute names,
+//! nesting deeper than [`MAX_DEPTH`] and
 //! input that is not UTF-8.
 
 use quick_xml::Reader;
@@ -71,10 +72,16 @@ impl Open {
 
 fn open(start: &BytesStart<'_>, offset: u64) -> Result<Open, XmlError> {
     let name = start.name().as_ref().to_owned();
+    if !is_name(&name) {
+        return Err(refuse(offset, format!("invalid element name {name:?}")));
+    }
     let mut attrs = Map::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|error| refuse(offset, error.to_string()))?;
         let key = attribute.key.as_ref().to_owned();
+        if !is_name(&key) {
+            return Err(refuse(offset, format!("invalid attribute name {key:?}")));
+        }
         let value = attribute
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|error| refuse(offset, format!("attribute {key}: {error}")))?
@@ -398,6 +405,12 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+        assert!(
+            xml_to_json(b"<1a/>")
+                .unwrap_err()
+                .message
+                .contains("invalid element name")
+        );
         let deep = "<a>".repeat(MAX_DEPTH + 1) + &"</a>".repeat(MAX_DEPTH + 1);
         assert!(
             xml_to_json(deep.as_bytes())
