@@ -639,3 +639,53 @@ fn close_connections_named(name: &str) {
     }
     assert!(closed > 0, "no connection named {name} in:\n{listing}");
 }
+
+/// A message the bus refuses does not hold up the outbox: the relay dead-letters it and
+/// publishes the rest.
+#[tokio::test]
+async fn relay_dead_letters_a_message_the_bus_refuses() {
+    use transload::pipeline::OutboxRelay;
+    use transload::store::sqlite::SqliteStore;
+    use transload_core::store::{DeadLetterFilter, Store, UnitOfWork};
+
+    with_bus(
+        "relay-refused",
+        |c| c,
+        |bus| async move {
+            let dir = std::env::temp_dir().join(format!("transload-relay-{}", Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
+            let mut outgoing = messages(3, "acme.load_tendered");
+            outgoing[1] = outgoing[1]
+                .clone()
+                .with_header("transload-bus-attempt", "7");
+            let refused_id = outgoing[1].id;
+            store
+                .commit(UnitOfWork {
+                    outbox: outgoing.into_iter().map(|m| (Stage::Events, m)).collect(),
+                    ..UnitOfWork::default()
+                })
+                .await
+                .unwrap();
+            let relay = OutboxRelay::new(bus.clone(), store.clone());
+            assert_eq!(relay.relay_once().await.unwrap(), 3);
+            assert!(store.pending_outbox(10).await.unwrap().is_empty());
+            let dead = store
+                .dead_letters(&DeadLetterFilter::default())
+                .await
+                .unwrap();
+            assert_eq!(dead.len(), 1);
+            assert_eq!(dead[0].message.id, refused_id);
+            assert!(dead[0].reason.contains("reserved"), "{}", dead[0].reason);
+            let mut consumer = bus
+                .consumer(Stage::Events, ConsumerOptions::default())
+                .await
+                .unwrap();
+            let got = collect(&mut consumer, 2, Duration::from_secs(10)).await;
+            assert_eq!(got.len(), 2);
+            assert!(got.iter().all(|d| d.message.id != refused_id));
+            consumer.ack(&got).await.unwrap();
+        },
+    )
+    .await;
+}

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use thiserror::Error;
 use tokio::sync::Notify;
 use transload_core::bus::{Bus, BusError, BusMessage, Stage};
-use transload_core::store::{Store, StoreError};
+use transload_core::store::{DeadLetter, Store, StoreError, UnitOfWork};
+use uuid::Uuid;
 
 use crate::pipeline::retry::RetryPolicy;
 
@@ -79,11 +81,56 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
         }
         let mut published = 0;
         for (stage, (seqs, messages)) in by_stage {
-            self.bus.publish(stage, messages).await?;
+            match self.bus.publish(stage, messages.clone()).await {
+                Ok(()) => {}
+                Err(BusError::Refused(_)) => {
+                    self.publish_one_by_one(stage, &seqs, messages).await?
+                }
+                Err(error) => return Err(error.into()),
+            }
             self.store.mark_published(&seqs).await?;
             published += seqs.len();
         }
         Ok(published)
+    }
+
+    /// After the bus refused a batch: publishes its messages one at a time, so that the
+    /// one the bus refuses (a header it reserves, an unroutable key) becomes a dead letter
+    /// an operator can fix and redrive, instead of holding up the whole outbox.
+    async fn publish_one_by_one(
+        &self,
+        stage: Stage,
+        seqs: &[i64],
+        messages: Vec<BusMessage>,
+    ) -> Result<(), RelayError> {
+        for (seq, message) in seqs.iter().zip(messages) {
+            match self.bus.publish(stage, vec![message.clone()]).await {
+                Ok(()) => {}
+                Err(BusError::Refused(reason)) => {
+                    tracing::error!(%stage, id = %message.id, %reason, "the bus refused an outbox message; dead-lettered");
+                    let dead = DeadLetter {
+                        id: Uuid::now_v7(),
+                        stage,
+                        tenant: None,
+                        partner: None,
+                        reason: format!("the bus refused the message: {reason}"),
+                        attempts: 1,
+                        message,
+                        failed_at: Timestamp::now(),
+                        redriven: None,
+                    };
+                    self.store
+                        .commit(UnitOfWork {
+                            dead_letters: vec![dead],
+                            ..UnitOfWork::default()
+                        })
+                        .await?;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            self.store.mark_published(&[*seq]).await?;
+        }
+        Ok(())
     }
 
     /// Relays until the process stops, backing off while the bus or store fails.
