@@ -84,7 +84,7 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
             match self.bus.publish(stage, messages.clone()).await {
                 Ok(()) => {}
                 Err(BusError::Refused(_)) => {
-                    self.publish_one_by_one(stage, &seqs, messages).await?
+                    self.publish_one_by_one(stage, &seqs, messages).await?;
                 }
                 Err(error) => return Err(error.into()),
             }
