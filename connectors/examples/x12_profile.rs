@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Workloads, as in `benches/x12.rs`: `read` (only reads the file: subtract it), `naive`,
-//! `envelope`, `stream`, `parse`, `spec`.
+//! `envelope`, `stream`, `parse`, `spec`. An optional third argument runs the workload that
+//! many times (for CPU time per byte with `/usr/bin/time`).
 
 #![allow(
     clippy::print_stdout,
@@ -61,10 +62,16 @@ fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "spec".to_owned());
     let path = args.next().unwrap_or_else(|| "x12-204.edi".to_owned());
+    let times: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
     let data = std::fs::read(&path)?;
-    match run(&mode, black_box(&data)) {
-        Some(n) => println!("{mode}: {} bytes, result {n}", data.len()),
-        None => eprintln!("unknown workload {mode:?}: read, naive, envelope, stream, parse, spec"),
+    for _ in 0..times {
+        match run(&mode, black_box(&data)) {
+            Some(n) => println!("{mode}: {} bytes, result {n}", data.len()),
+            None => {
+                eprintln!("unknown workload {mode:?}: read, naive, envelope, stream, parse, spec");
+                break;
+            }
+        }
     }
     Ok(())
 }

@@ -108,15 +108,21 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
                 while self.frames.len() > depth + 1 {
                     self.pop(idx);
                 }
-                self.accept(idx, seg, depth, child);
+                self.accept(idx, seg, raw, depth, child);
             }
             None => self.unmatched(idx, raw),
         }
     }
 
     /// Accepts segment `seg` as child `child` of the (innermost) frame `depth`.
-    fn accept<S: SegmentAccess>(&mut self, idx: usize, seg: &S, depth: usize, child: usize) {
-        let tag = seg.tag();
+    fn accept<S: SegmentAccess>(
+        &mut self,
+        idx: usize,
+        seg: &S,
+        tag: &[u8],
+        depth: usize,
+        child: usize,
+    ) {
         let from = self.frames.get(depth).map_or(0, |f| f.pos);
         if from < child {
             self.missing_between(depth, from, child, idx);
@@ -145,7 +151,7 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
                     );
                 }
                 if let Some(def) = self.spec.segs.get(*def) {
-                    self.elements(idx, seg, def, depth);
+                    self.elements(idx, seg, tag, def, depth);
                 }
             }
             Some(CNode::Loop {
@@ -184,13 +190,13 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
                     if let Some(CNode::Segment { seg: def, .. }) = first
                         && let Some(def) = self.spec.segs.get(*def)
                     {
-                        self.elements(idx, seg, def, depth);
+                        self.elements(idx, seg, tag, def, depth);
                     }
                 } else if let Some(c) = Tag::new(tag).and_then(|t| self.find_in(depth, t)) {
                     // Opened by a later member (`also_starts_with`): place the segment in
                     // the new loop, which may open nested loops the same way. Each step
                     // goes one level deeper in a finite tree, so this ends.
-                    self.accept(idx, seg, depth, c);
+                    self.accept(idx, seg, tag, depth, c);
                 }
             }
             None => {}
@@ -359,14 +365,21 @@ impl<'a, O: LoopObserver> Walker<'a, '_, O> {
     // -----------------------------------------------------------------------------------
     // Elements
 
-    fn elements<S: SegmentAccess>(&mut self, idx: usize, seg: &S, def: &CSeg, depth: usize) {
+    fn elements<S: SegmentAccess>(
+        &mut self,
+        idx: usize,
+        seg: &S,
+        tag: &[u8],
+        def: &CSeg,
+        depth: usize,
+    ) {
         if !O::CHECK_ELEMENTS {
             return;
         }
         let mut present: u64 = 0;
         let ctx = ElemCtx {
             idx,
-            seg_tag: seg.tag(),
+            seg_tag: tag,
             depth,
             comp: seg.component_separator(),
             comp_in_numbers: matches!(seg.component_separator(), b'0'..=b'9' | b'.' | b'-' | b'E'),
