@@ -10,10 +10,13 @@ use crate::carrier::{Lane, Linehaul, Rate};
 use crate::decision::{Cost, Exclusion};
 use crate::request::LoadRequest;
 
-/// Rounds an amount to cents, half away from zero (as invoices do).
+/// Rounds an amount to cents, half away from zero (as invoices do), and writes it with
+/// two decimals (`1000` becomes `1000.00`).
 #[must_use]
 pub fn to_cents(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    let mut cents = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    cents.rescale(2);
+    cents
 }
 
 /// The cost of `load` on `lane` at `rate`, in `currency`:
