@@ -215,6 +215,11 @@ pub struct Carrier {
     pub lanes: Vec<Lane>,
 }
 
+/// A carrier id declared twice in a [`CarrierMaster`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("carrier `{0}` is declared twice")]
+pub struct DuplicateCarrier(pub PartnerId);
+
 /// Every carrier, by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CarrierMaster {
@@ -225,8 +230,8 @@ impl CarrierMaster {
     /// A master of `carriers`.
     ///
     /// # Errors
-    /// The id of the first carrier that appears twice.
-    pub fn new(carriers: impl IntoIterator<Item = Carrier>) -> Result<Self, PartnerId> {
+    /// [`DuplicateCarrier`] with the first id that appears twice.
+    pub fn new(carriers: impl IntoIterator<Item = Carrier>) -> Result<Self, DuplicateCarrier> {
         let mut master = Self::default();
         for carrier in carriers {
             master.insert(carrier)?;
@@ -237,10 +242,10 @@ impl CarrierMaster {
     /// Adds `carrier`.
     ///
     /// # Errors
-    /// Its id, when a carrier with that id is already present.
-    pub fn insert(&mut self, carrier: Carrier) -> Result<(), PartnerId> {
+    /// [`DuplicateCarrier`] when a carrier with that id is already present.
+    pub fn insert(&mut self, carrier: Carrier) -> Result<(), DuplicateCarrier> {
         if self.carriers.contains_key(&carrier.id) {
-            return Err(carrier.id);
+            return Err(DuplicateCarrier(carrier.id));
         }
         self.carriers.insert(carrier.id.clone(), carrier);
         Ok(())
@@ -267,5 +272,72 @@ impl CarrierMaster {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.carriers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> Date {
+        text.parse().unwrap()
+    }
+
+    fn range(from: &str, to: Option<&str>) -> DateRange {
+        DateRange {
+            from: day(from),
+            to: to.map(day),
+        }
+    }
+
+    #[test]
+    fn date_ranges_include_both_ends_and_may_be_open() {
+        let march = range("2026-03-01", Some("2026-03-31"));
+        assert!(march.contains(day("2026-03-01")));
+        assert!(march.contains(day("2026-03-31")));
+        assert!(!march.contains(day("2026-04-01")));
+        assert!(!march.contains(day("2026-02-28")));
+        assert!(range("2026-03-01", None).contains(day("2099-01-01")));
+    }
+
+    #[test]
+    fn date_ranges_overlap_when_they_share_a_day() {
+        let march = range("2026-03-01", Some("2026-03-31"));
+        assert!(march.overlaps(&range("2026-03-31", Some("2026-04-30"))));
+        assert!(!march.overlaps(&range("2026-04-01", None)));
+        assert!(range("2026-04-01", None).overlaps(&range("2026-01-01", None)));
+        assert!(!range("2026-04-01", None).overlaps(&range("2026-01-01", Some("2026-03-31"))));
+        assert!(march.overlaps(&range("2026-03-10", Some("2026-03-11"))));
+    }
+
+    #[test]
+    fn areas_match_country_region_or_zip3() {
+        let us = CountryCode::new("US").unwrap();
+        let chicago = Place {
+            country: us.clone(),
+            region: Some("il".to_owned()),
+            postal_code: Some(" 60601".to_owned()),
+        };
+        let area = |scope| Area {
+            country: us.clone(),
+            scope,
+        };
+        assert!(area(AreaScope::Country).contains(&chicago));
+        assert!(area(AreaScope::Region("IL".to_owned())).contains(&chicago));
+        assert!(!area(AreaScope::Region("GA".to_owned())).contains(&chicago));
+        assert!(area(AreaScope::Zip3("606".to_owned())).contains(&chicago));
+        assert!(!area(AreaScope::Zip3("607".to_owned())).contains(&chicago));
+        let canada = Area {
+            country: CountryCode::new("CA").unwrap(),
+            scope: AreaScope::Country,
+        };
+        assert!(!canada.contains(&chicago));
+        let nowhere = Place {
+            country: us.clone(),
+            region: None,
+            postal_code: None,
+        };
+        assert!(!area(AreaScope::Zip3("606".to_owned())).contains(&nowhere));
+        assert!(area(AreaScope::Country).contains(&nowhere));
     }
 }

@@ -72,7 +72,8 @@ pub mod scoring;
 pub mod selection;
 
 pub use carrier::{
-    Area, AreaScope, Carrier, CarrierMaster, DateRange, Lane, Linehaul, Place, QualityStats, Rate,
+    Area, AreaScope, Carrier, CarrierMaster, DateRange, DuplicateCarrier, Lane, Linehaul, Place,
+    QualityStats, Rate,
 };
 pub use decision::{Candidate, Cost, Exclusion, Outcome, QualitySource, Score, SelectionDecision};
 pub use history::CarrierHistory;

@@ -17,7 +17,8 @@ use transload_core::ids::{CountryCode, CurrencyCode, PartnerId, Scac};
 use transload_core::model::{EquipmentType, Money};
 
 use crate::carrier::{
-    Area, AreaScope, Carrier, CarrierMaster, DateRange, Lane, Linehaul, QualityStats, Rate,
+    Area, AreaScope, Carrier, CarrierMaster, DateRange, DuplicateCarrier, Lane, Linehaul,
+    QualityStats, Rate,
 };
 
 /// Why the carrier master could not be read.
@@ -81,21 +82,12 @@ pub fn load_dir(dir: &Path) -> Result<CarrierMaster, CarrierFileError> {
     let mut declared: BTreeMap<PartnerId, PathBuf> = BTreeMap::new();
     for path in paths {
         let carrier = load_file(&path)?;
-        if let Some(first) = declared.get(&carrier.id) {
-            return Err(CarrierFileError::Duplicate {
-                path,
-                first: first.clone(),
-                id: carrier.id,
-            });
+        let carrier_id = carrier.id.clone();
+        if let Err(DuplicateCarrier(id)) = master.insert(carrier) {
+            let first = declared.get(&id).cloned().unwrap_or_default();
+            return Err(CarrierFileError::Duplicate { path, first, id });
         }
-        declared.insert(carrier.id.clone(), path);
-        master
-            .insert(carrier)
-            .map_err(|id| CarrierFileError::Duplicate {
-                path: PathBuf::new(),
-                first: PathBuf::new(),
-                id,
-            })?;
+        declared.insert(carrier_id, path);
     }
     tracing::debug!(dir = %dir.display(), carriers = master.len(), "carrier master loaded");
     Ok(master)
