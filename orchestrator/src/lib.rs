@@ -78,5 +78,5 @@ pub use carrier::{
 pub use decision::{Candidate, Cost, Exclusion, Outcome, QualitySource, Score, SelectionDecision};
 pub use history::CarrierHistory;
 pub use loader::{CarrierFileError, load_dir, load_file};
-pub use request::LoadRequest;
+pub use request::{LoadRequest, LoadRequestError};
 pub use selection::select;
