@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use toml::Spanned;
 use transload_core::ids::TenantId;
+use transload_core::position::line_and_column;
 
 /// Which bus carries messages between the stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -370,18 +371,6 @@ fn check_api_keys(
         });
     }
     Ok(keys)
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(0, |tail| tail.chars().count())
-        + 1;
-    (line, column)
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use transload_core::ids::{PartnerId, TenantId, ZoneName};
+use transload_core::position::line_and_column;
 
 use crate::webhook::{SignatureError, WebhookSecret};
 
@@ -622,18 +623,6 @@ impl PartnerDirectory {
     pub fn is_empty(&self) -> bool {
         self.profiles.is_empty()
     }
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(0, |tail| tail.chars().count())
-        + 1;
-    (line, column)
 }
 
 #[cfg(test)]

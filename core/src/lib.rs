@@ -5,6 +5,7 @@
 //! - [`event`]: the CloudEvents envelope with a typed payload.
 //! - [`ids`]: validated identifiers.
 //! - [`schema`]: JSON Schemas generated from these types.
+//! - [`position`]: line and column of an offset, for error messages.
 //! - [`bus`] and [`store`]: the traits the durable bus and the store implement.
 
 pub mod bus;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod model;
+pub mod position;
 pub mod schema;
 mod schema_types;
 pub mod store;

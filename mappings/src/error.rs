@@ -55,19 +55,7 @@ impl MappingError {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-#[must_use]
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = text.get(..offset).unwrap_or_default();
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-    (line, column)
-}
+pub use transload_core::position::line_and_column as line_column;
 
 /// Where an output value probably came from: input places holding the same value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 use transload_core::ids::{CountryCode, CurrencyCode, PartnerId, Scac};
+use transload_core::position::line_and_column;
 use transload_core::model::{EquipmentType, Money};
 
 use crate::carrier::{
@@ -123,18 +124,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Carrier, CarrierFileError> {
         toml::from_str(text).map_err(|error| invalid(error.span(), error.message().to_owned()))?;
     file.into_carrier()
         .map_err(|(span, message)| invalid(Some(span), message))
-}
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let column = before
-        .get(line_start..)
-        .map_or(0, |rest| rest.chars().count())
-        + 1;
-    (line, column)
 }
 
 /// A problem found after parsing: where and what.
