@@ -167,7 +167,7 @@ async fn webhook_becomes_an_event(backends: &str) {
     let event = &events[0];
     assert_eq!(event.event_type().as_str(), "transload.order.picked");
     assert_eq!(event.tenant, TenantId::new("acme").unwrap());
-    assert_eq!(event.source, "transload/partners/acme-wms");
+    assert_eq!(event.source, "/partners/acme-wms");
     assert!(
         event
             .mapping_version

@@ -166,7 +166,7 @@ async fn a_214_becomes_status_events_and_a_997() {
     for event in &events {
         assert_eq!(event.event_type().as_str(), "transload.shipment.status");
         assert_eq!(event.tenant.as_str(), "acme");
-        assert_eq!(event.source, "transload/partners/odfl");
+        assert_eq!(event.source, "/partners/odfl");
         let stamp = event.mapping_version.as_deref().unwrap();
         assert!(stamp.starts_with("x12-004010-214-in@"), "{stamp}");
         assert!(event.dedupe_key.as_str().starts_with(&raw.to_string()));

@@ -444,7 +444,7 @@ fn push_events(
             .map_err(|e| HandlerError::Permanent(format!("cannot key the event: {e}")))?;
         let mut event = Event::new(
             inbound.tenant.clone(),
-            format!("transload/partners/{}", inbound.profile.id),
+            format!("/partners/{}", inbound.profile.id),
             payload,
             dedupe,
         );
