@@ -127,7 +127,7 @@ fn map_run_writes_outbound_documents() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         stdout,
-        "B1*ODFL*LD-2026-000417*20261124*A~\nN9*TN*TND-000417-1~\nN9*CN*07212345678~\n"
+        "B1*ODFL*LD-2026-000417*20261124*A~\nN9*TN*TND-000417-1~\n"
     );
 }
 
