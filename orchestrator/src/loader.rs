@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 use transload_core::ids::{CountryCode, CurrencyCode, PartnerId, Scac};
-use transload_core::position::line_and_column;
 use transload_core::model::{EquipmentType, Money};
+use transload_core::position::line_and_column;
 
 use crate::carrier::{
     Area, AreaScope, Carrier, CarrierMaster, DateRange, DuplicateCarrier, Lane, Linehaul,
