@@ -111,8 +111,19 @@ fn text(segment: Option<&SegmentNode>, position: usize) -> Value {
 /// # Errors
 /// When the document holds no transaction set.
 pub fn read_x12(bytes: &[u8]) -> Result<Vec<InboundInput>, InputError> {
-    let parsed = document::parse(bytes);
-    let whole = tree::to_tree(&parsed, bytes);
+    read_x12_parsed(&document::parse(bytes), bytes)
+}
+
+/// [`read_x12`] on a document already parsed from `bytes` (a caller that validated it
+/// first need not parse it again).
+///
+/// # Errors
+/// When the document holds no transaction set.
+pub fn read_x12_parsed(
+    parsed: &document::Document<'_>,
+    bytes: &[u8],
+) -> Result<Vec<InboundInput>, InputError> {
+    let whole = tree::to_tree(parsed, bytes);
     let mut inputs = Vec::new();
     for interchange in &whole.interchanges {
         let isa = interchange.isa.as_ref();

@@ -26,7 +26,7 @@ pub mod xml;
 
 pub use definition::{Direction, Format, TestCase, X12Key, load_file};
 pub use error::{FieldLineage, MapError, MappingError, MappingErrorKind, line_column};
-pub use input::{InboundInput, InputError, read_inbound, read_x12};
+pub use input::{InboundInput, InputError, read_inbound, read_x12, read_x12_parsed};
 pub use mapping::{Mapping, OutboundDocument};
 pub use program::PRELUDE;
 pub use registry::{Registry, Reloaded, Watcher};

@@ -31,7 +31,7 @@ use transload_mappings::{OutboundDocument, Registry};
 use crate::ingest::PARTNER_HEADER;
 use crate::pipeline::{Handler, HandlerError};
 use crate::stages::translate::{
-    Allocated, CONTENT_TYPE_HEADER, DOCUMENT_HEADER, partner_delimiters,
+    Allocated, CONTENT_TYPE_HEADER, DOCUMENT_HEADER, partner_delimiters, partner_json,
 };
 
 /// The deliver stage's handler.
@@ -135,9 +135,7 @@ impl<S: Store> Deliver<S> {
             .ok_or_else(|| {
                 HandlerError::Permanent(format!("no mapping `{}` is loaded", route.mapping))
             })?;
-        let partner = serde_json::to_value(profile).map_err(|e| {
-            HandlerError::Permanent(format!("cannot pass the partner profile: {e}"))
-        })?;
+        let partner = partner_json(profile)?;
         let document = mapping
             .run_outbound(&event, &partner)
             .map_err(|e| HandlerError::Permanent(e.to_string()))?;

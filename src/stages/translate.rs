@@ -211,7 +211,13 @@ impl<S: Store> Translate<S> {
                 })
             })
             .collect();
-        let inputs = transload_mappings::read_x12(body).unwrap_or_default();
+        let accepted = verdicts.values().any(|code| *code == "A");
+        let inputs = if accepted {
+            transload_mappings::read_x12_parsed(&doc, body)
+                .map_err(|e| HandlerError::Permanent(format!("cannot read the sets: {e}")))?
+        } else {
+            Vec::new()
+        };
         let partner = partner_json(profile)?;
         for input in &inputs {
             let InboundInput::X12 { envelope, .. } = input else {
@@ -464,7 +470,7 @@ fn push_events(
     Ok(())
 }
 
-fn partner_json(profile: &PartnerProfile) -> Result<Value, HandlerError> {
+pub(crate) fn partner_json(profile: &PartnerProfile) -> Result<Value, HandlerError> {
     serde_json::to_value(profile)
         .map_err(|e| HandlerError::Permanent(format!("cannot pass the partner profile: {e}")))
 }
