@@ -88,9 +88,11 @@ pub async fn accept<S: Store>(store: &S, incoming: Incoming) -> Result<Accepted,
     };
     match store.commit(unit).await? {
         CommitOutcome::DuplicateRaw { existing } => Ok(Accepted::Duplicate(existing)),
-        CommitOutcome::Committed
-        | CommitOutcome::AlreadyProcessed
-        | CommitOutcome::DuplicateControlNumber { .. } => Ok(Accepted::New(raw_id)),
+        CommitOutcome::Committed => Ok(Accepted::New(raw_id)),
+        // The unit carries neither a processed marker nor control numbers.
+        other => Err(StoreError::Other(format!(
+            "unexpected commit outcome for a raw message: {other:?}"
+        ))),
     }
 }
 

@@ -81,11 +81,9 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
         }
         let mut published = 0;
         for (stage, (seqs, messages)) in by_stage {
-            match self.bus.publish(stage, messages.clone()).await {
+            match self.bus.publish(stage, messages).await {
                 Ok(()) => {}
-                Err(BusError::Refused(_)) => {
-                    self.publish_one_by_one(stage, &seqs, messages).await?;
-                }
+                Err(BusError::Refused(_)) => self.publish_one_by_one(stage, &seqs).await?,
                 Err(error) => return Err(error.into()),
             }
             self.store.mark_published(&seqs).await?;
@@ -94,16 +92,14 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
         Ok(published)
     }
 
-    /// After the bus refused a batch: publishes its messages one at a time, so that the
-    /// one the bus refuses (a header it reserves, an unroutable key) becomes a dead letter
-    /// an operator can fix and redrive, instead of holding up the whole outbox.
-    async fn publish_one_by_one(
-        &self,
-        stage: Stage,
-        seqs: &[i64],
-        messages: Vec<BusMessage>,
-    ) -> Result<(), RelayError> {
-        for (seq, message) in seqs.iter().zip(messages) {
+    /// After the bus refused a batch: publishes its messages one at a time (read again
+    /// from the outbox, where they still are, so the common path keeps no copy), so that
+    /// the one the bus refuses (a header it reserves, an unroutable key) becomes a dead
+    /// letter an operator can fix and redrive, instead of holding up the whole outbox.
+    async fn publish_one_by_one(&self, stage: Stage, seqs: &[i64]) -> Result<(), RelayError> {
+        let records = self.store.pending_outbox(BATCH).await?;
+        for record in records.into_iter().filter(|r| seqs.contains(&r.seq)) {
+            let (seq, message) = (record.seq, record.message);
             match self.bus.publish(stage, vec![message.clone()]).await {
                 Ok(()) => {}
                 Err(BusError::Refused(reason)) => {
@@ -128,7 +124,7 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
                 }
                 Err(error) => return Err(error.into()),
             }
-            self.store.mark_published(&[*seq]).await?;
+            self.store.mark_published(&[seq]).await?;
         }
         Ok(())
     }
