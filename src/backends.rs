@@ -77,6 +77,7 @@ pub async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
             let amqp = AmqpConfig {
                 uri: section.url.clone(),
                 prefix: section.prefix.clone(),
+                startup_timeout: Duration::from_secs(section.startup_timeout_secs),
                 ..AmqpConfig::default()
             };
             AmqpBus::connect(amqp)

@@ -48,6 +48,13 @@ pub struct AmqpSection {
     /// Prefix of the exchange and queue names (`transload.inbound`…).
     #[serde(default = "default_prefix")]
     pub prefix: String,
+    /// How long `transload run` waits at start for a broker that does not answer yet.
+    #[serde(default = "default_startup_timeout_secs")]
+    pub startup_timeout_secs: u64,
+}
+
+fn default_startup_timeout_secs() -> u64 {
+    60
 }
 
 fn default_prefix() -> String {

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use transload::bus::AnyBus;
 use transload::config::Config;
 use transload::hub::Hub;
 use transload_connectors::webhook::WebhookSecret;
@@ -119,6 +120,16 @@ async fn events<B: Bus>(bus: &B, count: usize) -> Vec<Event> {
     out
 }
 
+/// Stops the hub and deletes what it declared on RabbitMQ, so test runs leave no queues.
+async fn stop(hub: Hub) {
+    hub.stop();
+    if let AnyBus::Amqp(bus) = &hub.bus {
+        bus.delete_topology()
+            .await
+            .expect("deleting the test topology");
+    }
+}
+
 async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !check() {
@@ -175,7 +186,7 @@ async fn webhook_becomes_an_event(backends: &str) {
             .unwrap()
             .starts_with("wms-pick-complete-in@1.0.0+")
     );
-    hub.stop();
+    stop(hub).await;
 }
 
 async fn dropped_214_becomes_statuses_and_a_997(backends: &str) {
@@ -224,7 +235,7 @@ async fn dropped_214_becomes_statuses_and_a_997(backends: &str) {
         .unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0].action, "delivered");
-    hub.stop();
+    stop(hub).await;
 }
 
 const EMBEDDED: &str = "bus = \"embedded\"\nstore = \"sqlite\"";

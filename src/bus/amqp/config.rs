@@ -43,6 +43,10 @@ pub struct AmqpConfig {
     /// Connection attempts within one operation before it gives up with
     /// [`transload_core::bus::BusError::Unavailable`].
     pub reconnect_attempts: usize,
+    /// How long [`crate::bus::amqp::AmqpBus::connect`] keeps trying to reach a broker
+    /// that does not answer yet (starting, restarting, recovering its queues) before it
+    /// gives up; a hub started together with its broker waits for it instead of failing.
+    pub startup_timeout: Duration,
 }
 
 impl Default for AmqpConfig {
@@ -63,6 +67,7 @@ impl Default for AmqpConfig {
             watchdog_interval: Duration::from_secs(5),
             reconnect_max_delay: Duration::from_secs(2),
             reconnect_attempts: 3,
+            startup_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -39,7 +39,10 @@ mod publisher;
 mod topology;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
+use tracing::warn;
 use transload_core::bus::{Bus, BusError, BusMessage, ConsumerOptions, Stage};
 
 pub use config::{AmqpConfig, AmqpConfigError};
@@ -66,12 +69,13 @@ pub struct AmqpBus {
 }
 
 impl AmqpBus {
-    /// Checks `config`, connects, and declares the topology (idempotently).
+    /// Checks `config`, connects, and declares the topology (idempotently). A broker
+    /// that does not answer yet is tried again for [`AmqpConfig::startup_timeout`].
     ///
     /// # Errors
     /// [`BusError::Other`] for an invalid configuration or a topology that exists with
     /// other arguments; [`BusError::Unavailable`] / [`BusError::Timeout`] when the
-    /// broker cannot be reached.
+    /// broker cannot be reached within the startup timeout.
     pub async fn connect(config: AmqpConfig) -> Result<Self, BusError> {
         config
             .validate()
@@ -84,8 +88,26 @@ impl AmqpBus {
                 config,
             }),
         };
-        bus.declare_topology().await?;
+        bus.declare_topology_within_startup_timeout().await?;
         Ok(bus)
+    }
+
+    /// Declares the topology, trying again after transient failures (no answer, refused
+    /// connection, broker still booting) until `startup_timeout` has passed.
+    async fn declare_topology_within_startup_timeout(&self) -> Result<(), BusError> {
+        let deadline = tokio::time::Instant::now() + self.shared.config.startup_timeout;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(2))
+            .with_max_times(usize::MAX)
+            .with_jitter();
+        (|| self.declare_topology())
+            .retry(backoff)
+            .when(|error| error.is_transient() && tokio::time::Instant::now() < deadline)
+            .notify(|error, pause| {
+                warn!(%error, ?pause, "RabbitMQ not ready at start; trying again");
+            })
+            .await
     }
 
     /// The configuration.
