@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use transload_core::ids::TenantId;
 use transload_core::position::line_and_column;
+use transload_orchestrator::policy;
 
 /// Which bus carries messages between the stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -205,6 +206,55 @@ struct ConfigFile {
     intake: IntakeConfig,
     #[serde(default)]
     api_keys: Vec<ApiKeyEntry>,
+    #[serde(default)]
+    orchestrator: Option<OrchestratorSection>,
+}
+
+/// The `[orchestrator]` table: where the carrier files are, and the policy (each of its
+/// sub-tables optional: `[orchestrator.dispatch]`, `.tender`, `.guardrails`, `.tracking`,
+/// `.cancellation`, `.audit`, `.notify`). Without it the hub runs no decide stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrchestratorSection {
+    /// The folder of the carrier files (`*.toml`), relative to the configuration file.
+    pub carriers_dir: PathBuf,
+    /// Building loads.
+    #[serde(default)]
+    pub dispatch: policy::DispatchPolicy,
+    /// Tendering.
+    #[serde(default)]
+    pub tender: policy::TenderPolicy,
+    /// What needs approval.
+    #[serde(default)]
+    pub guardrails: policy::Guardrails,
+    /// Tracking and exceptions.
+    #[serde(default)]
+    pub tracking: policy::TrackingPolicy,
+    /// Late cancellations.
+    #[serde(default)]
+    pub cancellation: policy::CancellationPolicy,
+    /// Freight audit.
+    #[serde(default)]
+    pub audit: transload_orchestrator::freight_audit::AuditPolicy,
+    /// Whom to tell.
+    #[serde(default)]
+    pub notify: policy::NotifyPolicy,
+}
+
+impl OrchestratorSection {
+    /// The policy of this table.
+    #[must_use]
+    pub fn policy(&self) -> policy::Policy {
+        policy::Policy {
+            dispatch: self.dispatch.clone(),
+            tender: self.tender.clone(),
+            guardrails: self.guardrails.clone(),
+            tracking: self.tracking.clone(),
+            cancellation: self.cancellation.clone(),
+            audit: self.audit.clone(),
+            notify: self.notify.clone(),
+        }
+    }
 }
 
 /// Default of `partners_dir`, relative to the configuration file.
@@ -249,6 +299,8 @@ pub struct Config {
     pub intake: IntakeConfig,
     /// The API keys, in file order.
     pub api_keys: Vec<ApiKeyConfig>,
+    /// The orchestrator, when configured (`carriers_dir` resolved).
+    pub orchestrator: Option<OrchestratorSection>,
 }
 
 impl Config {
@@ -327,6 +379,10 @@ impl Config {
             mappings_dirs,
             intake: file.intake,
             api_keys,
+            orchestrator: file.orchestrator.map(|mut section| {
+                section.carriers_dir = base.join(&section.carriers_dir);
+                section
+            }),
         })
     }
 }

@@ -23,8 +23,9 @@ use crate::file_drop::{FileDropOptions, FileDropWatcher};
 use crate::http::{AppState, hub_router};
 use crate::intake::{IntakeSetupError, IntakeState};
 use crate::pipeline::{OutboxRelay, RetryPolicy, StageWorker, WorkerOptions};
+use crate::stages::decide::{Clock, DecideOptions};
 use crate::stages::deliver::DeliverSetupError;
-use crate::stages::{Deliver, Translate};
+use crate::stages::{Decide, Deliver, Translate};
 use crate::store::AnyStore;
 
 /// Why the hub cannot start.
@@ -50,6 +51,9 @@ pub enum StartError {
     /// A partner endpoint cannot be set up.
     #[error(transparent)]
     Deliver(#[from] DeliverSetupError),
+    /// The carrier files cannot be loaded.
+    #[error("cannot load the carriers: {0}")]
+    Carriers(String),
     /// A stage consumer cannot be opened.
     #[error("cannot open the {stage} stage: {reason}")]
     Stage {
@@ -76,6 +80,8 @@ pub struct Hub {
     pub partners: Arc<PartnerDirectory>,
     /// The mappings, reloaded when their files change.
     pub mappings: Arc<Registry>,
+    /// The orchestrator's clock (tests move it forward).
+    pub clock: Clock,
     tasks: Vec<JoinHandle<()>>,
     _watcher: Watcher,
     shutdown: Arc<tokio::sync::Notify>,
@@ -145,6 +151,40 @@ impl Hub {
             stage: Stage::Outbound,
             reason: e.to_string(),
         })?;
+        let clock = Clock::default();
+        let decide = match &config.orchestrator {
+            Some(section) => {
+                let carriers = transload_orchestrator::load_dir(&section.carriers_dir)
+                    .map_err(|e| StartError::Carriers(e.to_string()))?;
+                tracing::info!(
+                    carriers = carriers.len(),
+                    "orchestrator: carrier master loaded"
+                );
+                let decide = Decide::new(
+                    store.clone(),
+                    Arc::new(carriers),
+                    Arc::new(section.policy()),
+                    Arc::clone(&partners),
+                    clock.clone(),
+                    DecideOptions::default(),
+                );
+                Some(
+                    StageWorker::new(
+                        &bus,
+                        store.clone(),
+                        decide,
+                        worker_options("decide", Stage::Events),
+                        Some(Arc::clone(&waker)),
+                    )
+                    .await
+                    .map_err(|e| StartError::Stage {
+                        stage: Stage::Events,
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
+            None => None,
+        };
         let watcher = mappings
             .watch(Duration::from_secs(1))
             .map_err(StartError::Watch)?;
@@ -153,7 +193,7 @@ impl Hub {
             FileDropWatcher::for_partners(store.clone(), &partners, FileDropOptions::default());
         let drop_folders = drop_watcher.folders().len();
         let drop_shutdown = Arc::clone(&shutdown);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(relay.run()),
             tokio::spawn(translate.run()),
             tokio::spawn(deliver.run()),
@@ -163,7 +203,12 @@ impl Hub {
                     .await;
             }),
         ];
+        let orchestrating = decide.is_some();
+        if let Some(decide) = decide {
+            tasks.push(tokio::spawn(decide.run()));
+        }
         tracing::info!(
+            orchestrating,
             partners = partners.len(),
             mappings = mappings.current().len(),
             drop_folders,
@@ -175,6 +220,7 @@ impl Hub {
             store,
             partners,
             mappings,
+            clock,
             tasks,
             _watcher: watcher,
             shutdown,

@@ -150,6 +150,41 @@ async fn retry_waits_for_its_delay<H: Harness>() {
     consumer.ack(&again).await.unwrap();
 }
 
+/// A deferral (a timer read before it is due) waits like a retry but counts no attempt,
+/// however often it happens.
+async fn defer_waits_without_counting_an_attempt<H: Harness>() {
+    let harness = H::new().await;
+    let bus = harness.bus();
+    bus.publish(Stage::Events, vec![message(8)]).await.unwrap();
+    let mut consumer = bus
+        .consumer(Stage::Events, harness.options())
+        .await
+        .unwrap();
+    let mut delivery = take(&mut consumer, 1).await.remove(0);
+    let id = delivery.message.id;
+    assert_eq!(delivery.attempt, 1);
+    for _ in 0..3 {
+        let started = tokio::time::Instant::now();
+        consumer
+            .defer(&delivery, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(
+            consumer
+                .next_batch(10, Duration::from_millis(600))
+                .await
+                .unwrap()
+                .is_empty(),
+            "not delivered before its delay"
+        );
+        delivery = take(&mut consumer, 1).await.remove(0);
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(delivery.message.id, id);
+        assert_eq!(delivery.attempt, 1, "a deferral is no attempt");
+    }
+    consumer.ack(&[delivery]).await.unwrap();
+}
+
 async fn rejected_messages_do_not_come_again<H: Harness>() {
     let harness = H::new().await;
     let bus = harness.bus();
@@ -262,6 +297,10 @@ macro_rules! bus_conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn retry_waits_for_its_delay() {
                 super::retry_waits_for_its_delay::<$harness>().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn defer_waits_without_counting_an_attempt() {
+                super::defer_waits_without_counting_an_attempt::<$harness>().await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn rejected_messages_do_not_come_again() {

@@ -202,6 +202,14 @@ pub trait Consumer: Send + 'static {
         delay: Duration,
     ) -> impl Future<Output = Result<(), BusError>> + Send;
 
+    /// Makes `delivery` available again after `delay` without counting an attempt: the
+    /// message is not failing, it is waiting for its time (a timer not yet due).
+    fn defer(
+        &mut self,
+        delivery: &Delivery,
+        delay: Duration,
+    ) -> impl Future<Output = Result<(), BusError>> + Send;
+
     /// Sends `delivery` to the bus's dead-letter queue with `reason`.
     fn reject(
         &mut self,

@@ -156,6 +156,22 @@ checked_string!(
     check = |value| value.len() == 3 && value.bytes().all(|byte| byte.is_ascii_uppercase())
 );
 
+impl PartnerId {
+    /// The hub itself, as the reporter of what it derives (a delay it detected).
+    #[must_use]
+    pub fn hub() -> Self {
+        Self("transload".to_owned())
+    }
+}
+
+impl CurrencyCode {
+    /// US dollars.
+    #[must_use]
+    pub fn usd() -> Self {
+        Self("USD".to_owned())
+    }
+}
+
 checked_string!(
     /// ISO 3166-1 alpha-2 country code.
     CountryCode, pattern = "^[A-Z]{2}$", max = 2,

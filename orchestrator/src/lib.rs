@@ -65,13 +65,19 @@
 
 pub mod carrier;
 pub mod decision;
+pub mod dispatch;
 pub mod filters;
+pub mod freight_audit;
 pub mod history;
+pub mod load;
 pub mod loader;
+pub mod policy;
 pub mod pricing;
+pub mod process;
 pub mod request;
 pub mod scoring;
 pub mod selection;
+pub mod tracking;
 
 pub use carrier::{
     Area, AreaScope, Carrier, CarrierMaster, DateRange, DuplicateCarrier, Lane, Linehaul, Place,

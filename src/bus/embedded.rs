@@ -74,6 +74,8 @@ enum Operation {
     Retry {
         token: DeliveryToken,
         delay: Duration,
+        /// Whether the delivery counts as an attempt (a retry) or not (a deferral).
+        counts: bool,
         reply: oneshot::Sender<Result<(), BusError>>,
     },
     Reject {
@@ -265,6 +267,19 @@ impl Consumer for EmbeddedConsumer {
             .call(|reply| Operation::Retry {
                 token,
                 delay,
+                counts: true,
+                reply,
+            })
+            .await
+    }
+
+    async fn defer(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
+        let token = delivery.token;
+        self.bus
+            .call(|reply| Operation::Retry {
+                token,
+                delay,
+                counts: false,
                 reply,
             })
             .await
@@ -425,15 +440,21 @@ fn apply(
         Operation::Retry {
             token,
             delay,
+            counts,
             reply,
         } => Pending::Unit(
             reply,
             savepoint(transaction, |tx| {
                 let due = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+                // Attempts are counted when a message is leased; a deferral gives the
+                // lease's count back.
+                let given_back = i64::from(!counts);
                 let changed = tx
                     .execute(
-                        "UPDATE messages SET available_at = ?3, lease = NULL WHERE seq = ?1 AND lease = ?2",
-                        params![tag(&token)?, generation(&token)?, due],
+                        "UPDATE messages SET available_at = ?3, lease = NULL,
+                                attempts = MAX(attempts - ?4, 0)
+                         WHERE seq = ?1 AND lease = ?2",
+                        params![tag(&token)?, generation(&token)?, due, given_back],
                     )
                     .map_err(bus_error)?;
                 owned(changed)

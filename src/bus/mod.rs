@@ -70,6 +70,13 @@ impl Consumer for AnyConsumer {
         }
     }
 
+    async fn defer(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.defer(delivery, delay).await,
+            AnyConsumer::Amqp(consumer) => consumer.defer(delivery, delay).await,
+        }
+    }
+
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
         match self {
             AnyConsumer::Embedded(consumer) => consumer.reject(delivery, reason).await,

@@ -27,6 +27,10 @@ pub enum HandlerError {
     /// It will never work as it is (bad syntax, failed mapping): dead-letter it.
     #[error("permanent: {0}")]
     Permanent(String),
+    /// Not yet: the message (a timer) is due later; it comes back after this long,
+    /// without counting an attempt.
+    #[error("not due for {0:?}")]
+    NotDue(Duration),
 }
 
 /// What one stage does with one message.
@@ -82,6 +86,8 @@ pub struct BatchReport {
     pub retried: usize,
     /// Given up on and recorded as dead letters.
     pub dead_lettered: usize,
+    /// Not due yet (timers), back later.
+    pub deferred: usize,
 }
 
 /// Runs one stage.
@@ -97,6 +103,7 @@ pub struct StageWorker<B: Bus, S, H> {
 enum Verdict {
     Ack,
     Retry(Duration),
+    Defer(Duration),
     DeadLetter(String),
 }
 
@@ -148,6 +155,10 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                     report.retried += 1;
                     self.consumer.retry(&delivery, delay).await?;
                 }
+                Verdict::Defer(delay) => {
+                    report.deferred += 1;
+                    self.consumer.defer(&delivery, delay).await?;
+                }
                 Verdict::DeadLetter(reason) => {
                     if self.dead_letter(&delivery, &reason).await {
                         report.dead_lettered += 1;
@@ -197,6 +208,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             Err(HandlerError::Transient(reason)) => {
                 return self.retry_or_give_up(delivery.attempt, reason);
             }
+            Err(HandlerError::NotDue(delay)) => return Verdict::Defer(delay),
         };
         let mut has_outbox = !unit.outbox.is_empty() || !unit.redrives.is_empty();
         unit.processed = Some(Processed {
@@ -223,6 +235,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                     Err(HandlerError::Transient(reason)) => {
                         return self.retry_or_give_up(delivery.attempt, reason);
                     }
+                    Err(HandlerError::NotDue(delay)) => return Verdict::Defer(delay),
                 }
             }
             other => other,

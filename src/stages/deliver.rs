@@ -23,9 +23,9 @@ use transload_connectors::partner::{PartnerDirectory, PartnerProfile};
 use transload_connectors::x12::tree::Encoding;
 use transload_connectors::x12::writer::{self, EnvelopeParams, OutgoingSet, WriteOptions};
 use transload_core::bus::BusMessage;
-use transload_core::event::Event;
+use transload_core::event::{Event, EventPayload};
 use transload_core::ids::PartnerId;
-use transload_core::store::{AuditEntry, Store, UnitOfWork};
+use transload_core::store::{AuditEntry, StateKey, StateWrite, Store, UnitOfWork};
 use transload_mappings::{OutboundDocument, Registry};
 
 use crate::ingest::PARTNER_HEADER;
@@ -50,6 +50,31 @@ struct Document {
     content_type: String,
     extension: &'static str,
     body: Vec<u8>,
+    /// For an X12 tender (204): which tender, and the group control number (GS06) it
+    /// went out under, so the carrier's 997 can be matched to it.
+    transmission: Option<TenderTransmission>,
+}
+
+/// State kind of the record that ties a 204 we sent to its tender, keyed
+/// `{partner}:{GS06 without leading zeros}`.
+pub const TRANSMISSION_KIND: &str = "x12_transmission";
+
+/// A 204 sent under a group control number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TenderTransmission {
+    /// The load.
+    pub shipper_load_id: String,
+    /// The tender.
+    pub tender_id: String,
+    /// GS06 as written.
+    pub group_control_number: String,
+}
+
+/// The key of a transmission record.
+#[must_use]
+pub fn transmission_key(partner: &PartnerId, group_control_number: &str) -> String {
+    let number = group_control_number.trim().trim_start_matches('0');
+    format!("{partner}:{}", if number.is_empty() { "0" } else { number })
 }
 
 /// A partner endpoint that cannot be set up.
@@ -110,6 +135,7 @@ impl<S: Store> Deliver<S> {
                 content_type,
                 extension,
                 body: message.body.clone(),
+                transmission: None,
             });
         }
         let event: Event = serde_json::from_slice(&message.body).map_err(|e| {
@@ -147,38 +173,50 @@ impl<S: Store> Deliver<S> {
                 body: serde_json::to_vec(&value).map_err(|e| {
                     HandlerError::Permanent(format!("cannot serialize the document: {e}"))
                 })?,
+                transmission: None,
             }),
             OutboundDocument::Xml(text) => Ok(Document {
                 kind: event_type.to_owned(),
                 content_type: "application/xml".to_owned(),
                 extension: "xml",
                 body: text.into_bytes(),
+                transmission: None,
             }),
             OutboundDocument::X12 {
                 set_id,
                 version,
                 body,
             } => {
-                let bytes = self.envelope(profile, &set_id, &version, body).await?;
+                let (bytes, group_control_number) =
+                    self.envelope(profile, &set_id, &version, body).await?;
+                let transmission = match &event.payload {
+                    EventPayload::TenderOffered(tender) => Some(TenderTransmission {
+                        shipper_load_id: tender.shipment.shipper_load_id.to_string(),
+                        tender_id: tender.tender_id.clone(),
+                        group_control_number,
+                    }),
+                    _ => None,
+                };
                 Ok(Document {
                     kind: set_id,
                     content_type: "application/edi-x12".to_owned(),
                     extension: "edi",
                     body: bytes,
+                    transmission,
                 })
             }
         }
     }
 
     /// One interchange around one set, from us to the partner, with our next control
-    /// numbers.
+    /// numbers; returns the bytes and the group control number (GS06).
     async fn envelope(
         &self,
         profile: &PartnerProfile,
         set_id: &str,
         version: &str,
         body: Vec<transload_connectors::x12::tree::SegmentNode>,
-    ) -> Result<Vec<u8>, HandlerError> {
+    ) -> Result<(Vec<u8>, String), HandlerError> {
         let x12 = profile.x12.as_ref().ok_or_else(|| {
             HandlerError::Permanent(format!(
                 "partner `{}` has no [x12] table to address an X12 {set_id} to",
@@ -228,7 +266,14 @@ impl<S: Store> Deliver<S> {
             },
         )
         .map_err(|e| HandlerError::Permanent(format!("cannot write the {set_id}: {e}")))?;
-        Ok(bytes)
+        let group_control_number = interchange
+            .groups
+            .first()
+            .and_then(|group| group.gs.as_ref())
+            .and_then(|gs| gs.value("GS06"))
+            .unwrap_or_default()
+            .to_owned();
+        Ok((bytes, group_control_number))
     }
 }
 
@@ -279,7 +324,26 @@ impl<S: Store> Handler for Deliver<S> {
             )));
         };
         tracing::info!(partner = %partner, document = %document.kind, channel, "delivered");
+        let states = document
+            .transmission
+            .as_ref()
+            .map(|transmission| {
+                serde_json::to_value(transmission).map(|value| StateWrite {
+                    key: StateKey {
+                        tenant: profile.tenant.clone(),
+                        kind: TRANSMISSION_KIND.to_owned(),
+                        key: transmission_key(&partner, &transmission.group_control_number),
+                    },
+                    expected_version: None,
+                    value,
+                })
+            })
+            .transpose()
+            .map_err(|e| HandlerError::Permanent(format!("cannot record the transmission: {e}")))?
+            .into_iter()
+            .collect();
         Ok(UnitOfWork {
+            states,
             audit: vec![AuditEntry {
                 tenant: profile.tenant.clone(),
                 actor: "hub".to_owned(),

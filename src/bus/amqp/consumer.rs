@@ -508,6 +508,12 @@ impl Consumer for AmqpConsumer {
         self.delay(delivery, delay, due, next_attempt).await
     }
 
+    async fn defer(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
+        let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        let due = now_ms().saturating_add(delay_ms);
+        self.delay(delivery, delay, due, delivery.attempt).await
+    }
+
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
         let exchange = self.shared.topology.dead_letter_exchange();
         let extra = [
