@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use transload_core::bus::Stage;
-use transload_core::ids::PartnerId;
+use transload_core::ids::{PartnerId, TenantId};
 use uuid::Uuid;
 
 use crate::commands::x12::X12Command;
@@ -76,6 +76,20 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Look at a load and override the orchestrator: approve what the guardrails held
+    /// back, or tender again. Overrides go to the running hub through the store's outbox,
+    /// and are written to the audit log with who and why.
+    Load {
+        /// The configuration file (it names the store).
+        #[arg(long, short, global = true, default_value = "transload.toml")]
+        config: PathBuf,
+        /// The tenant of the load.
+        #[arg(long, global = true, value_parser = |value: &str| TenantId::new(value).map_err(|error| error.to_string()))]
+        tenant: Option<TenantId>,
+        /// What to do.
+        #[command(subcommand)]
+        command: LoadCommand,
+    },
     /// [not built yet: issue #7] Play a day of sample messages through a running hub.
     Demo,
     /// [not built yet: issue #7] Load-test a running hub beside a raw RabbitMQ baseline.
@@ -118,6 +132,41 @@ pub(crate) enum MapCommand {
         /// The partner profile as JSON (the program's $partner).
         #[arg(long)]
         partner: Option<PathBuf>,
+    },
+}
+
+/// `transload load …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LoadCommand {
+    /// The load's state and its decision records.
+    Show {
+        /// The shipper load id.
+        load: String,
+    },
+    /// Approve a load the guardrails hold (hazmat, high value, above max pay).
+    Approve {
+        /// The shipper load id.
+        load: String,
+        /// Who approves, for the audit log.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Withdraw the open tender and tender to the next carrier (or to `--carrier`).
+    Retender {
+        /// The shipper load id.
+        load: String,
+        /// A carrier of the ranking to tender to.
+        #[arg(long, value_parser = |value: &str| PartnerId::new(value).map_err(|error| error.to_string()))]
+        carrier: Option<PartnerId>,
+        /// Who decides, for the audit log.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
     },
 }
 

@@ -218,6 +218,10 @@ struct ConfigFile {
 pub struct OrchestratorSection {
     /// The folder of the carrier files (`*.toml`), relative to the configuration file.
     pub carriers_dir: PathBuf,
+    /// Timers (a tender's respond-by, a wave's cutoff) fire within this many seconds of
+    /// their time.
+    #[serde(default = "default_timer_check_secs")]
+    pub timer_check_secs: u64,
     /// Building loads.
     #[serde(default)]
     pub dispatch: policy::DispatchPolicy,
@@ -239,6 +243,10 @@ pub struct OrchestratorSection {
     /// Whom to tell.
     #[serde(default)]
     pub notify: policy::NotifyPolicy,
+}
+
+fn default_timer_check_secs() -> u64 {
+    30
 }
 
 impl OrchestratorSection {

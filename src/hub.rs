@@ -166,7 +166,9 @@ impl Hub {
                     Arc::new(section.policy()),
                     Arc::clone(&partners),
                     clock.clone(),
-                    DecideOptions::default(),
+                    DecideOptions {
+                        max_timer_wait: Duration::from_secs(section.timer_check_secs.max(1)),
+                    },
                 );
                 Some(
                     StageWorker::new(

@@ -10,7 +10,9 @@ use tracing_subscriber::EnvFilter;
 
 use transload_core::store::DeadLetterFilter;
 
-use crate::cli::{Cli, Command, DlqCommand, LogFormat, MapCommand, SchemasCommand};
+use transload_orchestrator::process::Override;
+
+use crate::cli::{Cli, Command, DlqCommand, LoadCommand, LogFormat, MapCommand, SchemasCommand};
 
 /// Exit code of a subcommand that a later issue builds.
 const NOT_BUILT_YET: u8 = 3;
@@ -52,6 +54,16 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 .build()?;
             runtime.block_on(dlq(&config, command))
         }
+        Command::Load {
+            config,
+            tenant,
+            command,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(load(&config, tenant, command))
+        }
         Command::Demo | Command::Bench => Ok(not_built_yet("#7 (quickstart, load tool)")),
     }
 }
@@ -76,6 +88,42 @@ async fn dlq(config: &std::path::Path, command: DlqCommand) -> anyhow::Result<Ex
         }
         DlqCommand::Show { id } => commands::dlq::show(&store, id).await,
         DlqCommand::Redrive { id, edit, by } => commands::dlq::redrive(&store, id, &by, edit).await,
+    }
+}
+
+async fn load(
+    config: &std::path::Path,
+    tenant: Option<transload_core::ids::TenantId>,
+    command: LoadCommand,
+) -> anyhow::Result<ExitCode> {
+    let Some(tenant) = tenant else {
+        anyhow::bail!("--tenant is required: loads belong to a tenant");
+    };
+    let config = transload::config::Config::load(config)?;
+    let store = transload::backends::open_store(&config).await?;
+    match command {
+        LoadCommand::Show { load } => commands::load::show(&store, &tenant, &load).await,
+        LoadCommand::Approve { load, by, reason } => {
+            commands::load::submit(&store, &tenant, &load, Override::Approve { by, reason }).await
+        }
+        LoadCommand::Retender {
+            load,
+            carrier,
+            by,
+            reason,
+        } => {
+            commands::load::submit(
+                &store,
+                &tenant,
+                &load,
+                Override::Retender {
+                    by,
+                    reason,
+                    carrier,
+                },
+            )
+            .await
+        }
     }
 }
 

@@ -7,6 +7,10 @@
 //! pick); at the cutoff carrier selection runs. A pick without a wave, or a cutoff of 0,
 //! dispatches a load of its own at once.
 //!
+//! The load id is `W{wave}-{facility}-{destination}` (location ids, else postal codes),
+//! or `L{order}` without a wave; an id longer than the 30 characters X12 allows for it
+//! becomes `L` and 16 hex digits of its FNV-1a hash.
+//!
 //! The load has one pickup stop at the picking facility and one delivery stop at the
 //! order's ship-to. Its pickup window is the order's, or `pickup_after_hours` after the
 //! pick; its delivery window is the order's. Weight is the pick's, else the sum of the
@@ -45,20 +49,55 @@ pub enum DispatchError {
     },
 }
 
-/// The id of the load a pick of `order` joins.
+/// The id of the load a pick of `order` joins: its wave's, when waves are consolidated
+/// (`wave_cutoff_minutes` > 0), else one of its own.
 ///
 /// # Errors
 /// When the id would be empty or too long.
-pub fn load_id_for(order: &Order, pick: &PickCompletion) -> Result<ShipperLoadId, DispatchError> {
-    let id = match pick.wave.as_deref().map(str::trim) {
-        Some(wave) if !wave.is_empty() => format!(
+pub fn load_id_for(
+    order: &Order,
+    pick: &PickCompletion,
+    policy: &DispatchPolicy,
+) -> Result<ShipperLoadId, DispatchError> {
+    let wave = pick
+        .wave
+        .as_deref()
+        .map(str::trim)
+        .filter(|wave| !wave.is_empty() && policy.wave_cutoff_minutes > 0);
+    let id = match wave {
+        Some(wave) => format!(
             "W{wave}-{}-{}",
             location_key(&pick.facility),
             location_key(&order.ship_to)
         ),
         _ => format!("L{}", order.order_id),
     };
+    // X12 carries the load id in fields of at most 30 characters (B204, B102, B303).
+    let id = if id.chars().count() > MAX_LOAD_ID {
+        format!("L{:016X}", fnv1a(id.as_bytes()))
+    } else {
+        id
+    };
     ShipperLoadId::new(id.clone()).map_err(|_| DispatchError::LoadId(id))
+}
+
+/// The longest load id that fits the X12 fields that carry it.
+pub const MAX_LOAD_ID: usize = 30;
+
+/// FNV-1a, 64 bits: a short, stable name for a long wave key.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The instant of the pick: as sent, else its local time read in the facility's zone.
+fn picked_at(pick: &PickCompletion) -> Option<Timestamp> {
+    pick.picked_at.utc.or_else(|| {
+        let zone = pick.facility.time_zone.as_ref()?;
+        let tz = jiff::tz::TimeZone::get(zone.as_str()).ok()?;
+        tz.to_timestamp(pick.picked_at.local).ok()
+    })
 }
 
 /// A short key of a location: its id, else its postal code, else its name.
@@ -79,7 +118,8 @@ fn location_key(location: &Location) -> String {
         .collect()
 }
 
-/// A new load for the first picked order of a wave.
+/// A new load for the first picked order of a wave. A pick time without zone is read in
+/// the facility's zone, else `now` stands for it.
 ///
 /// # Errors
 /// See [`DispatchError`].
@@ -88,8 +128,9 @@ pub fn new_load(
     order: &Order,
     pick: &PickCompletion,
     policy: &DispatchPolicy,
+    now: Timestamp,
 ) -> Result<Shipment, DispatchError> {
-    let picked_at = pick.picked_at.utc.unwrap_or_else(Timestamp::now);
+    let picked_at = picked_at(pick).unwrap_or(now);
     let pickup_window = match &order.pickup_window {
         Some(window) => window.clone(),
         None => {

@@ -278,7 +278,7 @@ pub fn on_pick(
     pick: &PickCompletion,
     ctx: &Context<'_>,
 ) -> Result<Outcome, DecideError> {
-    let id = dispatch::load_id_for(order, pick)?;
+    let id = dispatch::load_id_for(order, pick, &ctx.policy.dispatch)?;
     match load {
         Some(mut load) if load.status == LoadStatus::Building => {
             dispatch::extend_load(&mut load.shipment, order, pick)?;
@@ -319,7 +319,8 @@ pub fn on_pick(
             Ok(outcome)
         }
         None => {
-            let shipment = dispatch::new_load(id.clone(), order, pick, &ctx.policy.dispatch)?;
+            let shipment =
+                dispatch::new_load(id.clone(), order, pick, &ctx.policy.dispatch, ctx.now)?;
             let tracking =
                 Tracking::new(&shipment).map_err(|e| DecideError::Tracking(e.to_string()))?;
             let cutoff = ctx.policy.dispatch.wave_cutoff_minutes;
@@ -396,6 +397,18 @@ pub fn on_timer(load: LoadState, timer: &Timer, ctx: &Context<'_>) -> Result<Out
                         json!({ "tender_id": tender_id, "carrier": carrier, "expired_at": expires_at }),
                     );
                     tender_next(&mut outcome, ctx)?;
+                }
+                Some((_, Some(expires_at))) => {
+                    // Early (a clock moved, a timer redelivered): look again at its time.
+                    outcome.commands.push(Command::Schedule {
+                        due: expires_at,
+                        timer: timer.clone(),
+                    });
+                    outcome.record(
+                        "expiry_not_due",
+                        "rescheduled_to_expires_at",
+                        json!({ "tender_id": tender_id, "expires_at": expires_at }),
+                    );
                 }
                 _ => outcome.record(
                     "expiry_ignored",
@@ -756,6 +769,7 @@ pub fn on_tender_response(
         .tender_id
         .as_deref()
         .and_then(|id| outcome.load.tender(id))
+        .filter(|tender| &tender.carrier == from)
         .or_else(|| {
             outcome
                 .load
@@ -825,6 +839,16 @@ pub fn on_tender_response(
                 attempt.outcome = TenderOutcome::LateAccepted;
             }
             outcome.record("late_accept_recorded", "tender_had_expired", details);
+            // The carrier believes it has the load: withdraw the tender with a 204
+            // cancellation, and tell operations.
+            send_purpose(&mut outcome, &tender, TenderPurpose::Cancellation);
+            outcome.alert(
+                "late_accept",
+                format!(
+                    "{} accepted tender {} of load {} after it had expired; the tender was withdrawn",
+                    tender.carrier, tender.tender_id, outcome.load.shipment.shipper_load_id
+                ),
+            );
         }
         (state, _) => {
             outcome.record(
@@ -1166,6 +1190,7 @@ pub fn on_order_changed(
             stop.window = order.delivery_window.clone();
         }
     }
+    rebuild_tracking(&mut outcome.load)?;
     outcome.record(
         "order_changed",
         "oms_change",
@@ -1173,6 +1198,18 @@ pub fn on_order_changed(
     );
     send_change(&mut outcome);
     Ok(outcome)
+}
+
+/// Tracking anew from the changed shipment (new promises, locations, zones), with the
+/// statuses logged so far recorded again in their order.
+fn rebuild_tracking(load: &mut LoadState) -> Result<(), DecideError> {
+    let mut tracking =
+        Tracking::new(&load.shipment).map_err(|e| DecideError::Tracking(e.to_string()))?;
+    for logged in load.tracking.log() {
+        tracking.record(logged.event.clone(), logged.received_at);
+    }
+    load.tracking = tracking;
+    Ok(())
 }
 
 fn send_change(outcome: &mut Outcome) {
@@ -1290,7 +1327,15 @@ pub fn on_invoice(
             ),
         );
     }
-    if let Some(erp) = &ctx.policy.notify.erp {
+    // The ERP pays what the audit approved: it is sent approved and short-paid
+    // invoices (the decision record holds the amount to pay), not duplicates, disputes
+    // or holds.
+    if let Some(erp) = &ctx.policy.notify.erp
+        && matches!(
+            audited.disposition,
+            Disposition::Approve | Disposition::ShortPay { .. }
+        )
+    {
         outcome.send(erp, EventPayload::InvoiceReceived(invoice.clone()));
     }
     outcome.load.invoices.push(AuditedInvoice::from(&audited));

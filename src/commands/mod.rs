@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod dlq;
+pub(crate) mod load;
 pub(crate) mod map;
 pub(crate) mod run;
 pub(crate) mod schemas;

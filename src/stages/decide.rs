@@ -391,8 +391,12 @@ impl<S: Store> Decide<S> {
                         pick.order_id
                     )));
                 };
-                let id = transload_orchestrator::dispatch::load_id_for(&order_state.order, pick)
-                    .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+                let id = transload_orchestrator::dispatch::load_id_for(
+                    &order_state.order,
+                    pick,
+                    &self.policy.dispatch,
+                )
+                .map_err(|e| HandlerError::Permanent(e.to_string()))?;
                 let load: Loaded<LoadState> = self.read(&tenant, LOAD_KIND, id.as_str()).await?;
                 let (_, history) = self.history(&tenant).await?;
                 let now = self.clock.now();
