@@ -33,8 +33,11 @@
 //! 2. the default zone of the reporting partner, set with
 //!    [`Tracking::with_partner_zone`] ([`ZoneSource::PartnerDefault`]);
 //!
-//! and stays unresolved otherwise. Times already resolved (explicit or otherwise) are
-//! kept as they are. Resolution uses [`ZonedTime::resolve`] (earlier instant in a DST
+//! and stays unresolved otherwise. A time resolved only by a default guess
+//! ([`ZoneSource::PartnerDefault`] or [`ZoneSource::HubDefault`]: a mapping that does not
+//! know the load's stops, such as an X12 214 without AT707 and MS1) is read again in the
+//! stop's zone when the stop has one. Explicit and stop-location times are kept as they
+//! are. Resolution uses [`ZonedTime::resolve`] (earlier instant in a DST
 //! fold, later in a gap). The logged event carries the resolved times. Unresolved
 //! windows and appointments of the stops are resolved once, in the stop's zone, by
 //! [`Tracking::new`].
@@ -1053,14 +1056,20 @@ fn time_zone(name: &ZoneName) -> Option<TimeZone> {
         .map(TimeZone::fixed)
 }
 
-/// Reads an unresolved `time` in the stop's zone, else the partner's.
+/// Reads an unresolved `time` in the stop's zone, else the partner's. A time whose zone
+/// was only a default guess (the partner's or the hub's, as a mapping without the
+/// load's stops must guess) is read again in the stop's zone when the stop has one.
 fn resolve(
     time: ZonedTime,
     stop_zone: Option<&ZoneName>,
     partner_zone: Option<&ZoneName>,
 ) -> ZonedTime {
-    if time.zone_source != ZoneSource::Unresolved {
-        return time;
+    match time.zone_source {
+        ZoneSource::Unresolved => {}
+        ZoneSource::PartnerDefault | ZoneSource::HubDefault if stop_zone.is_some() => {
+            return resolve(ZonedTime::unresolved(time.local), stop_zone, None);
+        }
+        _ => return time,
     }
     let candidates = [
         (stop_zone, ZoneSource::StopLocation),

@@ -465,6 +465,41 @@ fn an_at7_without_zone_is_read_in_the_stop_zone() {
 }
 
 #[test]
+fn a_time_a_mapping_read_in_the_partner_default_is_read_again_in_the_stop_zone() {
+    // A 214 without AT707 and MS1: the mapping could only guess the partner's zone.
+    let mut tracking = two_stop();
+    let guessed = ZonedTime::resolve(
+        local("2026-07-01T08:00:00"),
+        zone("America/New_York"),
+        &jiff::tz::TimeZone::get("America/New_York").unwrap(),
+        ZoneSource::PartnerDefault,
+    )
+    .unwrap();
+    tracking.record(
+        status(StatusType::ArrivedAtDelivery, "X1", Some(2), guessed),
+        received(),
+    );
+    let logged = &tracking.log()[0].event.occurred_at;
+    assert_eq!(logged.zone, Some(zone(CHICAGO)));
+    assert_eq!(logged.zone_source, ZoneSource::StopLocation);
+    assert_eq!(logged.utc, Some(instant("2026-07-01T13:00:00Z")));
+
+    // An explicit zone (AT707) is kept.
+    let explicit = ZonedTime::resolve(
+        local("2026-07-01T09:00:00"),
+        zone("America/New_York"),
+        &jiff::tz::TimeZone::get("America/New_York").unwrap(),
+        ZoneSource::Explicit,
+    )
+    .unwrap();
+    tracking.record(
+        status(StatusType::Delivered, "D1", Some(2), explicit.clone()),
+        received(),
+    );
+    assert_eq!(tracking.log()[1].event.occurred_at, explicit);
+}
+
+#[test]
 fn without_a_stop_zone_the_partner_default_is_used_then_none() {
     let tracking = Tracking::new(&shipment(vec![
         stop(1, StopRole::Pickup, location(None, None)),
