@@ -1,6 +1,7 @@
 //! The hub assembled from its configuration: the bus and store, the partner profiles, the
 //! mappings (reloaded when their files change), the HTTP API with the intake, the file-drop
-//! watcher, and the stage workers (translate, deliver) with the outbox relay.
+//! watcher, and the stage workers (translate, deliver) with the outbox relay; the
+//! Prometheus recorder is installed (once per process) before any of them runs.
 //!
 //! `transload run` starts one; tests start one in process on a temporary folder.
 
@@ -20,7 +21,7 @@ use crate::backends::{OpenError, open_bus, open_store};
 use crate::bus::AnyBus;
 use crate::config::{BusKind, Config, StoreKind};
 use crate::file_drop::{FileDropOptions, FileDropWatcher};
-use crate::http::{AppState, hub_router};
+use crate::http::{AppState, Backends, hub_router_with_backends};
 use crate::intake::{IntakeSetupError, IntakeState};
 use crate::pipeline::{OutboxRelay, RetryPolicy, StageWorker, WorkerOptions};
 use crate::stages::decide::{Clock, DecideOptions};
@@ -70,7 +71,7 @@ pub enum StartError {
 /// A running hub: its HTTP API (to serve) and its background work.
 #[derive(Debug)]
 pub struct Hub {
-    /// The HTTP API: health, readiness, intake.
+    /// The HTTP API: health, readiness, metrics, intake.
     pub router: Router,
     /// The bus, for tests and tools.
     pub bus: AnyBus,
@@ -93,6 +94,9 @@ impl Hub {
     /// # Errors
     /// See [`StartError`]; nothing keeps running after an error.
     pub async fn start(config: &Config) -> Result<Hub, StartError> {
+        if let Err(reason) = crate::metrics::install() {
+            tracing::warn!(%reason, "no Prometheus recorder: /metrics answers 503");
+        }
         let partners = Arc::new(load_partners(config)?);
         let mappings = Arc::new(
             Registry::open(config.mappings_dirs.clone())
@@ -116,7 +120,14 @@ impl Hub {
                 StoreKind::Postgres => "postgres",
             },
         };
-        let router = hub_router(state, intake);
+        let router = hub_router_with_backends(
+            state,
+            intake,
+            Backends {
+                bus: bus.clone(),
+                store: store.clone(),
+            },
+        );
 
         let relay = OutboxRelay::new(bus.clone(), store.clone());
         let waker = relay.waker();
@@ -205,6 +216,7 @@ impl Hub {
                     .await;
             }),
         ];
+        tasks.extend(crate::metrics::spawn_upkeep());
         let orchestrating = decide.is_some();
         if let Some(decide) = decide {
             tasks.push(tokio::spawn(decide.run()));

@@ -583,7 +583,7 @@ tonu_fee = {{ amount = "150.00", currency = "USD" }}
     async fn tendered(&self, number: &str) -> (String, Tender204) {
         self.order(number, false).await;
         let load = format!("L{number}");
-        self.until_decided(&format!("{number}"), "order_recorded/order_created")
+        self.until_decided(number, "order_recorded/order_created")
             .await;
         self.pick(number).await;
         let tender = self.tender("cheapo", 1).await;
@@ -965,7 +965,7 @@ async fn delay_beyond_the_window(backends: &str) {
             format!("B10*PRO-{load}*{load}*{scac}"),
             "LX*2".to_owned(),
             format!("AT7*AG*NS***{eta_date}*{eta_time}*LT"),
-            format!("AT8*G*L*1080"),
+            "AT8*G*L*1080".to_owned(),
         ]],
     );
     let _ = (date, time);

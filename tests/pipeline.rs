@@ -152,8 +152,8 @@ async fn permanent_failures_become_dead_letters_with_reason_and_bytes() {
         .await
         .unwrap();
     let bad = BusMessage::new("acme", b"bad 204".to_vec())
-        .with_header("tenant", "acme")
-        .with_header("partner", "odfl");
+        .with_header(transload::ingest::TENANT_HEADER, "acme")
+        .with_header(transload::ingest::PARTNER_HEADER, "odfl");
     bus.publish(Stage::Inbound, vec![bad.clone()])
         .await
         .unwrap();
@@ -167,6 +167,7 @@ async fn permanent_failures_become_dead_letters_with_reason_and_bytes() {
     assert_eq!(dead[0].message, bad, "original bytes kept");
     assert_eq!(dead[0].reason, "segment 3: N1 entity code ZZ unknown");
     assert_eq!(dead[0].partner.as_ref().unwrap().as_str(), "odfl");
+    assert_eq!(dead[0].tenant.as_ref().unwrap().as_str(), "acme");
     assert_eq!(
         bus.depth(Stage::Inbound).unwrap(),
         0,

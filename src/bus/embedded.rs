@@ -168,6 +168,47 @@ impl EmbeddedBus {
         Ok(letters)
     }
 
+    /// Whether the bus can write now: a round trip through the writer thread with an
+    /// empty write transaction (an acknowledgement of nothing), for readiness checks.
+    ///
+    /// # Errors
+    /// When the writer has stopped or the file cannot be written.
+    pub async fn probe(&self) -> Result<(), BusError> {
+        self.call(|reply| Operation::Ack {
+            tokens: Vec::new(),
+            reply,
+        })
+        .await
+    }
+
+    /// Messages waiting or in flight on every stage, in one read.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn depths(&self) -> Result<Vec<(Stage, u64)>, BusError> {
+        let connection = open_durable(&self.path).map_err(bus_error)?;
+        let mut statement = connection
+            .prepare("SELECT stage, count(*) FROM messages GROUP BY stage")
+            .map_err(bus_error)?;
+        let counts = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(bus_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bus_error)?;
+        Ok(Stage::ALL
+            .into_iter()
+            .map(|stage| {
+                let count = counts
+                    .iter()
+                    .find(|(name, _)| name == stage.name())
+                    .map_or(0, |(_, count)| u64::try_from(*count).unwrap_or(0));
+                (stage, count)
+            })
+            .collect())
+    }
+
     /// Messages waiting or in flight on `stage`.
     ///
     /// # Errors

@@ -26,6 +26,33 @@ pub enum AnyConsumer {
     Amqp(Box<amqp::AmqpConsumer>),
 }
 
+impl AnyBus {
+    /// Whether the bus is usable now (see [`embedded::EmbeddedBus::probe`] and
+    /// [`amqp::AmqpBus::probe`]).
+    ///
+    /// # Errors
+    /// Why it is not.
+    pub async fn probe(&self) -> Result<(), BusError> {
+        match self {
+            AnyBus::Embedded(bus) => bus.probe().await,
+            AnyBus::Amqp(bus) => bus.probe().await,
+        }
+    }
+
+    /// Messages waiting or in flight on each stage, where the bus can count them cheaply
+    /// (the embedded bus; `None` for RabbitMQ, whose own metrics have them). Blocking:
+    /// reads the bus file.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn depths(&self) -> Result<Option<Vec<(Stage, u64)>>, BusError> {
+        match self {
+            AnyBus::Embedded(bus) => bus.depths().map(Some),
+            AnyBus::Amqp(_) => Ok(None),
+        }
+    }
+}
+
 impl Bus for AnyBus {
     type Consumer = AnyConsumer;
 

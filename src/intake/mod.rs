@@ -24,7 +24,7 @@ pub mod syntax;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -48,6 +48,7 @@ use self::problem::IntakeError;
 use self::syntax::BodyFormat;
 use crate::config::{ApiKeyConfig, IntakeConfig};
 use crate::ingest::{Accepted, Incoming, content_dedupe_key};
+use crate::metrics::{self, Outcome};
 
 /// The route partners post messages to.
 pub const MESSAGES_ROUTE: &str = "/v1/partners/{partner}/messages";
@@ -359,15 +360,24 @@ async fn post_message<S: Store>(
         metadata,
         body,
     };
-    match crate::ingest::accept(&state.store, incoming).await {
+    let started = Instant::now();
+    let outcome = crate::ingest::accept(&state.store, incoming).await;
+    let partner_label = Some(partner.id.as_str());
+    match outcome {
         Ok(Accepted::New(id)) => {
+            metrics::stage_latency(metrics::INTAKE, started.elapsed());
+            metrics::received(metrics::INTAKE, partner_label);
+            metrics::processed(metrics::INTAKE, partner_label, Outcome::Committed);
             tracing::info!(partner = %partner.id, tenant = %partner.tenant, raw_message_id = %id, format = format.as_str(), bytes = size, "message accepted");
             Ok(accepted(&partner.id, id))
         }
-        Ok(Accepted::Duplicate(id)) => Err(IntakeError::Duplicate {
-            raw_message_id: id,
-            by: dedupe_by,
-        }),
+        Ok(Accepted::Duplicate(id)) => {
+            metrics::processed(metrics::INTAKE, partner_label, Outcome::Duplicate);
+            Err(IntakeError::Duplicate {
+                raw_message_id: id,
+                by: dedupe_by,
+            })
+        }
         Err(error) => {
             tracing::error!(partner = %partner.id, %error, "the store refused a message");
             Err(IntakeError::StoreUnavailable)

@@ -13,6 +13,7 @@ use transload_core::bus::{Bus, BusError, BusMessage, Stage};
 use transload_core::store::{DeadLetter, Store, StoreError, UnitOfWork};
 use uuid::Uuid;
 
+use crate::metrics;
 use crate::pipeline::retry::RetryPolicy;
 
 /// Outbox messages read per round.
@@ -70,6 +71,7 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
     /// confirm.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let pending = self.store.pending_outbox(BATCH).await?;
+        metrics::outbox_pending(pending.len());
         if pending.is_empty() {
             return Ok(0);
         }
@@ -81,12 +83,13 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
         }
         let mut published = 0;
         for (stage, (seqs, messages)) in by_stage {
-            match self.bus.publish(stage, messages).await {
-                Ok(()) => {}
+            let accepted = match self.bus.publish(stage, messages).await {
+                Ok(()) => seqs.len(),
                 Err(BusError::Refused(_)) => self.publish_one_by_one(stage, &seqs).await?,
                 Err(error) => return Err(error.into()),
-            }
+            };
             self.store.mark_published(&seqs).await?;
+            metrics::outbox_published(accepted);
             published += seqs.len();
         }
         Ok(published)
@@ -96,12 +99,14 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
     /// from the outbox, where they still are, so the common path keeps no copy), so that
     /// the one the bus refuses (a header it reserves, an unroutable key) becomes a dead
     /// letter an operator can fix and redrive, instead of holding up the whole outbox.
-    async fn publish_one_by_one(&self, stage: Stage, seqs: &[i64]) -> Result<(), RelayError> {
+    /// Returns how many the bus took.
+    async fn publish_one_by_one(&self, stage: Stage, seqs: &[i64]) -> Result<usize, RelayError> {
         let records = self.store.pending_outbox(BATCH).await?;
+        let mut accepted = 0;
         for record in records.into_iter().filter(|r| seqs.contains(&r.seq)) {
             let (seq, message) = (record.seq, record.message);
             match self.bus.publish(stage, vec![message.clone()]).await {
-                Ok(()) => {}
+                Ok(()) => accepted += 1,
                 Err(BusError::Refused(reason)) => {
                     tracing::error!(%stage, id = %message.id, %reason, "the bus refused an outbox message; dead-lettered");
                     let dead = DeadLetter {
@@ -126,7 +131,7 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
             }
             self.store.mark_published(&[seq]).await?;
         }
-        Ok(())
+        Ok(accepted)
     }
 
     /// Relays until the process stops, backing off while the bus or store fails.

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use thiserror::Error;
@@ -16,6 +16,8 @@ use transload_core::ids::{PartnerId, TenantId};
 use transload_core::store::{CommitOutcome, DeadLetter, Processed, Store, UnitOfWork};
 use uuid::Uuid;
 
+use crate::ingest::{PARTNER_HEADER, TENANT_HEADER};
+use crate::metrics::{self, Outcome};
 use crate::pipeline::retry::RetryPolicy;
 
 /// Why a handler could not process a message.
@@ -101,7 +103,10 @@ pub struct StageWorker<B: Bus, S, H> {
 }
 
 enum Verdict {
-    Ack,
+    /// Committed for the first time: acknowledge.
+    Committed,
+    /// Processed before: acknowledge.
+    Duplicate,
     Retry(Duration),
     Defer(Duration),
     DeadLetter(String),
@@ -146,29 +151,49 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         let mut done = Vec::with_capacity(deliveries.len());
         let mut wrote_outbox = false;
         for delivery in deliveries {
-            match self
-                .process(&delivery, &mut report, &mut wrote_outbox)
-                .await
-            {
-                Verdict::Ack => done.push(delivery),
+            let started = Instant::now();
+            let partner = delivery.message.headers.get(PARTNER_HEADER).cloned();
+            let message_id = delivery.message.id;
+            metrics::received(&self.options.name, partner.as_deref());
+            let outcome = match self.process(&delivery, &mut wrote_outbox).await {
+                Verdict::Committed => {
+                    report.committed += 1;
+                    done.push(delivery);
+                    Outcome::Committed
+                }
+                Verdict::Duplicate => {
+                    report.duplicates += 1;
+                    done.push(delivery);
+                    Outcome::Duplicate
+                }
                 Verdict::Retry(delay) => {
                     report.retried += 1;
                     self.consumer.retry(&delivery, delay).await?;
+                    Outcome::Retried
                 }
                 Verdict::Defer(delay) => {
                     report.deferred += 1;
                     self.consumer.defer(&delivery, delay).await?;
+                    Outcome::Deferred
                 }
                 Verdict::DeadLetter(reason) => {
                     if self.dead_letter(&delivery, &reason).await {
                         report.dead_lettered += 1;
                         done.push(delivery);
+                        Outcome::DeadLettered
                     } else {
                         report.retried += 1;
                         let delay = self.options.retry.first_delay;
                         self.consumer.retry(&delivery, delay).await?;
+                        Outcome::Retried
                     }
                 }
+            };
+            let stage = self.options.name.as_str();
+            metrics::stage_latency(stage, started.elapsed());
+            metrics::processed(stage, partner.as_deref(), outcome);
+            if outcome == Outcome::Committed {
+                metrics::end_to_end(stage, message_id);
             }
         }
         if wrote_outbox && let Some(relay) = &self.relay {
@@ -195,12 +220,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         }
     }
 
-    async fn process(
-        &self,
-        delivery: &Delivery,
-        report: &mut BatchReport,
-        wrote_outbox: &mut bool,
-    ) -> Verdict {
+    async fn process(&self, delivery: &Delivery, wrote_outbox: &mut bool) -> Verdict {
         let message = &delivery.message;
         let mut unit = match self.handler.handle(message).await {
             Ok(unit) => unit,
@@ -242,13 +262,11 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         };
         match outcome {
             Ok(CommitOutcome::Committed) => {
-                report.committed += 1;
                 *wrote_outbox |= has_outbox;
-                Verdict::Ack
+                Verdict::Committed
             }
             Ok(CommitOutcome::AlreadyProcessed | CommitOutcome::DuplicateRaw { .. }) => {
-                report.duplicates += 1;
-                Verdict::Ack
+                Verdict::Duplicate
             }
             Ok(CommitOutcome::DuplicateControlNumber { sequence, number }) => Verdict::DeadLetter(
                 format!("duplicate: the partner sent {sequence} {number} before"),
@@ -280,8 +298,8 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             dead_letters: vec![DeadLetter {
                 id: Uuid::now_v7(),
                 stage: self.options.stage,
-                tenant: header("tenant").and_then(|value| TenantId::new(value).ok()),
-                partner: header("partner").and_then(|value| PartnerId::new(value).ok()),
+                tenant: header(TENANT_HEADER).and_then(|value| TenantId::new(value).ok()),
+                partner: header(PARTNER_HEADER).and_then(|value| PartnerId::new(value).ok()),
                 reason: reason.to_owned(),
                 attempts: delivery.attempt,
                 message: message.clone(),

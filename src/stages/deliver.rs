@@ -29,6 +29,7 @@ use transload_core::store::{AuditEntry, StateKey, StateWrite, Store, UnitOfWork}
 use transload_mappings::{OutboundDocument, Registry};
 
 use crate::ingest::PARTNER_HEADER;
+use crate::metrics;
 use crate::pipeline::{Handler, HandlerError};
 use crate::stages::translate::{
     Allocated, CONTENT_TYPE_HEADER, DOCUMENT_HEADER, partner_delimiters, partner_json,
@@ -300,6 +301,7 @@ impl<S: Store> Handler for Deliver<S> {
                 headers: Vec::new(),
             };
             let delivered = sender.send(&request).await.map_err(|e| {
+                metrics::delivery_failed(partner.as_str());
                 if e.is_transient() {
                     HandlerError::Transient(e.to_string())
                 } else {
@@ -316,13 +318,17 @@ impl<S: Store> Handler for Deliver<S> {
                 &format!("{}-{key}.{}", document.kind, document.extension),
                 &document.body,
             )
-            .map_err(|e| HandlerError::Transient(format!("cannot write the document: {e}")))?;
+            .map_err(|e| {
+                metrics::delivery_failed(partner.as_str());
+                HandlerError::Transient(format!("cannot write the document: {e}"))
+            })?;
             ("file", json!({ "path": path.display().to_string() }))
         } else {
             return Err(HandlerError::Permanent(format!(
                 "partner `{partner}` has neither an [endpoint] nor a [file_drop] to send to"
             )));
         };
+        metrics::delivered(partner.as_str(), channel);
         tracing::info!(partner = %partner, document = %document.kind, channel, "delivered");
         let states = document
             .transmission

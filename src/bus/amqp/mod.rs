@@ -149,6 +149,17 @@ impl AmqpBus {
             .await
     }
 
+    /// Whether the bus can publish now: the publisher's connection and channel are open
+    /// (opening them when there are none), and the broker does not block publishing. For
+    /// readiness checks; bound it with a timeout, as a reconnection can take long.
+    ///
+    /// # Errors
+    /// [`BusError::Unavailable`] / [`BusError::Timeout`] when the broker cannot be
+    /// reached or blocks publishing.
+    pub async fn probe(&self) -> Result<(), BusError> {
+        self.shared.publisher.channel().await.map(|_| ())
+    }
+
     /// Closes the publisher connection (consumers close theirs when dropped).
     pub async fn close(&self) {
         self.shared.publisher.close().await;
