@@ -91,9 +91,9 @@ pub(crate) enum Command {
         command: LoadCommand,
     },
     /// [not built yet: issue #7] Play a day of sample messages through a running hub.
-    Demo,
+    Demo(crate::commands::demo::DemoArgs),
     /// [not built yet: issue #7] Load-test a running hub beside a raw RabbitMQ baseline.
-    Bench,
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 /// `transload schemas …`.

@@ -64,7 +64,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 .build()?;
             runtime.block_on(load(&config, tenant, command))
         }
-        Command::Demo | Command::Bench => Ok(not_built_yet("#7 (quickstart, load tool)")),
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     }
 }
 

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub(crate) mod bench;
+pub(crate) mod demo;
 pub(crate) mod dlq;
 pub(crate) mod load;
 pub(crate) mod map;
