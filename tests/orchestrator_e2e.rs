@@ -751,6 +751,23 @@ async fn happy_path(backends: &str) {
     let state = world.load(&load).await;
     assert_eq!(state["status"]["state"], "delivered");
     assert_eq!(state["carrier"]["carrier"], "cheapo");
+    // The carrier history learned the award, the answer and the on-time delivery.
+    let ledger = world
+        .hub
+        .store
+        .load_state(&StateKey {
+            tenant: tenant(),
+            kind: "carrier_history".to_owned(),
+            key: "carriers".to_owned(),
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(ledger["awards"]["cheapo"], 1, "{ledger}");
+    assert_eq!(ledger["answers"]["cheapo"], json!({"yes": 1, "total": 1}));
+    assert_eq!(ledger["deliveries"]["cheapo"], json!({"yes": 1, "total": 1}));
+    assert_eq!(ledger["lane_loads"][0]["lane"], "tx-ga");
     assert_eq!(state["carrier"]["cost"]["total"]["amount"], "1080.00");
     wait_for("the ERP given the invoice", || {
         let sent = sent_events(&world, "acme-erp", "transload.invoice.received");

@@ -166,6 +166,13 @@ pub struct RankedCarrier {
     /// Whether it was ranked only with a person's approval to pay above its max pay.
     #[serde(default)]
     pub above_max_pay: bool,
+    /// The contract lane the price is from (its loads per day count against the lane's
+    /// capacity once awarded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
+    /// The pickup day the lane capacity is counted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup_date: Option<jiff::civil::Date>,
 }
 
 /// The carrier that accepted.

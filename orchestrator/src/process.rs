@@ -201,6 +201,40 @@ pub struct Outcome {
     pub decisions: Vec<DecisionRecord>,
     /// The carrier awarded the load by this decision (for the carrier history).
     pub awarded: Option<PartnerId>,
+    /// What this decision tells about carriers' performance (for the carrier history).
+    pub feedback: Vec<CarrierFeedback>,
+}
+
+/// A fact about a carrier that its history keeps: awards count against lane capacity and
+/// allocation, answers make its acceptance rate, deliveries its on-time rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "feedback")]
+pub enum CarrierFeedback {
+    /// It was awarded a load on `lane` for pickup on `pickup_date`.
+    Awarded {
+        /// The carrier.
+        carrier: PartnerId,
+        /// The contract lane.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lane: Option<String>,
+        /// The pickup day.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pickup_date: Option<jiff::civil::Date>,
+    },
+    /// It answered a tender (an expiry counts as a refusal).
+    Answered {
+        /// The carrier.
+        carrier: PartnerId,
+        /// Accepted in time.
+        accepted: bool,
+    },
+    /// It delivered a load.
+    Delivered {
+        /// The carrier.
+        carrier: PartnerId,
+        /// At or before the promised time plus the tolerance.
+        on_time: bool,
+    },
 }
 
 impl Outcome {
@@ -210,6 +244,7 @@ impl Outcome {
             commands: Vec::new(),
             decisions: Vec::new(),
             awarded: None,
+            feedback: Vec::new(),
         }
     }
 
@@ -391,6 +426,10 @@ pub fn on_timer(load: LoadState, timer: &Timer, ctx: &Context<'_>) -> Result<Out
                     if let Some(tender) = outcome.load.tender_mut(tender_id) {
                         tender.outcome = TenderOutcome::Expired;
                     }
+                    outcome.feedback.push(CarrierFeedback::Answered {
+                        carrier: carrier.clone(),
+                        accepted: false,
+                    });
                     outcome.record(
                         "tender_expired",
                         "no_response_by_respond_by",
@@ -447,6 +486,8 @@ fn dispatch_load(outcome: &mut Outcome, ctx: &Context<'_>) -> Result<(), DecideE
                 cost: score.cost.clone(),
                 response_time_hours: carrier.response_time_hours,
                 above_max_pay: false,
+                lane: Some(score.lane.clone()),
+                pickup_date: Some(request.pickup_date),
             })
         })
         .collect();
@@ -519,6 +560,8 @@ fn above_max_pay_ranking(
                 cost,
                 response_time_hours: carrier.response_time_hours,
                 above_max_pay: true,
+                lane: Some(lane.id.clone()),
+                pickup_date: Some(request.pickup_date),
             })
         })
         .collect();
@@ -821,6 +864,20 @@ pub fn on_tender_response(
             }
             outcome.load.status = LoadStatus::Accepted;
             outcome.awarded = Some(tender.carrier.clone());
+            let ranked = outcome
+                .load
+                .ranking
+                .iter()
+                .find(|ranked| ranked.carrier == tender.carrier);
+            outcome.feedback.push(CarrierFeedback::Awarded {
+                carrier: tender.carrier.clone(),
+                lane: ranked.and_then(|ranked| ranked.lane.clone()),
+                pickup_date: ranked.and_then(|ranked| ranked.pickup_date),
+            });
+            outcome.feedback.push(CarrierFeedback::Answered {
+                carrier: tender.carrier.clone(),
+                accepted: true,
+            });
             outcome.record("tender_accepted", "open_tender_accepted", details);
             if let Some(wms) = &ctx.policy.notify.wms {
                 let shipment = outcome.load.shipment.clone();
@@ -831,6 +888,10 @@ pub fn on_tender_response(
             if let Some(attempt) = outcome.load.tender_mut(&tender.tender_id) {
                 attempt.outcome = TenderOutcome::Declined;
             }
+            outcome.feedback.push(CarrierFeedback::Answered {
+                carrier: tender.carrier.clone(),
+                accepted: false,
+            });
             outcome.record("tender_declined", "open_tender_declined", details);
             tender_next(&mut outcome, ctx)?;
         }
@@ -919,6 +980,14 @@ fn follow_progress(outcome: &mut Outcome, ctx: &Context<'_>) -> Result<(), Decid
     );
     if active && progress == Progress::Delivered {
         outcome.load.status = LoadStatus::Delivered;
+        if let (Some(carrier), Some(on_time)) = (
+            outcome.load.carrier.as_ref().map(|c| c.carrier.clone()),
+            delivered_on_time(&outcome.load, ctx),
+        ) {
+            outcome
+                .feedback
+                .push(CarrierFeedback::Delivered { carrier, on_time });
+        }
         outcome.record(
             "load_delivered",
             "delivered_at_last_stop",
@@ -941,6 +1010,27 @@ fn follow_progress(outcome: &mut Outcome, ctx: &Context<'_>) -> Result<(), Decid
         outcome.record("load_in_transit", "departed_pickup", json!({}));
     }
     check_lateness(outcome, ctx)
+}
+
+/// Whether the last delivery stop was reached (D1, else arrival) by its promised time plus
+/// the tolerance; `None` without a promise or a resolved time.
+fn delivered_on_time(load: &LoadState, ctx: &Context<'_>) -> Option<bool> {
+    let last = load
+        .shipment
+        .stops
+        .iter()
+        .rev()
+        .find(|stop| stop.role == transload_core::model::StopRole::Delivery)?;
+    let times = load.tracking.stop_times(last.seq)?;
+    let promised = times.promised.as_ref()?.at.utc?;
+    let reached = times
+        .arrived_at
+        .as_ref()
+        .or(times.delivered_at.as_ref())?
+        .utc?;
+    let tolerance =
+        SignedDuration::from_mins(i64::from(ctx.policy.tracking.late_tolerance_minutes));
+    Some(reached.duration_since(promised) <= tolerance)
 }
 
 fn delivered_status(load: &LoadState, ctx: &Context<'_>) -> Option<StatusEvent> {

@@ -16,7 +16,7 @@
 //!
 //! Every state key carries the event's tenant: nothing is read across tenants.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -31,7 +31,7 @@ use transload_core::event::{Event, EventPayload};
 use transload_core::ids::{DedupeKey, PartnerId, ShipperLoadId, TenantId, ZoneName};
 use transload_core::store::{AuditEntry, StateKey, StateWrite, Store, UnitOfWork};
 use transload_orchestrator::carrier::CarrierMaster;
-use transload_orchestrator::history::CarrierHistory;
+use transload_orchestrator::history::{CarrierHistory, HistoryLedger};
 use transload_orchestrator::load::{LOAD_KIND, LoadState, ORDER_KIND, OrderState};
 use transload_orchestrator::policy::Policy;
 use transload_orchestrator::process::{
@@ -117,12 +117,6 @@ impl OverrideMessage {
         .with_header(INTERNAL_HEADER, "override")
         .with_header(TENANT_HEADER, self.tenant.as_str()))
     }
-}
-
-/// Awards and tender answers per carrier, kept to rank carriers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-struct HistoryRecord {
-    awards: BTreeMap<PartnerId, u32>,
 }
 
 /// The decide stage's handler.
@@ -226,15 +220,31 @@ impl<S: Store> Decide<S> {
     async fn history(
         &self,
         tenant: &TenantId,
-    ) -> Result<(Loaded<HistoryRecord>, CarrierHistory), HandlerError> {
-        let loaded: Loaded<HistoryRecord> = self.read(tenant, HISTORY_KIND, "carriers").await?;
-        let mut history = CarrierHistory::new();
-        if let Some(record) = &loaded.value {
-            for (carrier, awards) in &record.awards {
-                history.set_awards(carrier.clone(), *awards);
-            }
-        }
+    ) -> Result<(Loaded<HistoryLedger>, CarrierHistory), HandlerError> {
+        let loaded: Loaded<HistoryLedger> = self.read(tenant, HISTORY_KIND, "carriers").await?;
+        let history = loaded
+            .value
+            .as_ref()
+            .map_or_else(CarrierHistory::new, |ledger| ledger.history(&self.carriers));
         Ok((loaded, history))
+    }
+
+    /// The ledger with what `outcome` reported about carriers, when it reported anything.
+    fn history_write(
+        &self,
+        loaded: &Loaded<HistoryLedger>,
+        outcome: &Outcome,
+        now: Timestamp,
+    ) -> Result<Option<StateWrite>, HandlerError> {
+        if outcome.feedback.is_empty() {
+            return Ok(None);
+        }
+        let today = jiff::tz::TimeZone::UTC.to_datetime(now).date();
+        let mut ledger = loaded.value.clone().unwrap_or_default();
+        for feedback in &outcome.feedback {
+            ledger.apply(feedback, today);
+        }
+        loaded.write(&ledger).map(Some)
     }
 
     fn partner_zone(&self, partner: Option<&PartnerId>) -> Option<ZoneName> {
@@ -269,12 +279,8 @@ impl<S: Store> Decide<S> {
         let outcome = decide(load, &context).map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let mut unit = UnitOfWork::default();
         unit.states.push(loaded.write(&outcome.load)?);
-        if let Some(carrier) = &outcome.awarded {
-            let mut record = history_loaded.value.clone().unwrap_or_default();
-            let awards = record.awards.entry(carrier.clone()).or_insert(0);
-            *awards = awards.saturating_add(1);
-            unit.states.push(history_loaded.write(&record)?);
-        }
+        unit.states
+            .extend(self.history_write(&history_loaded, &outcome, now)?);
         if let Some(pro) = &outcome.load.pro_number
             && pro_before.as_ref() != Some(pro)
         {
@@ -398,7 +404,7 @@ impl<S: Store> Decide<S> {
                 )
                 .map_err(|e| HandlerError::Permanent(e.to_string()))?;
                 let load: Loaded<LoadState> = self.read(&tenant, LOAD_KIND, id.as_str()).await?;
-                let (_, history) = self.history(&tenant).await?;
+                let (history_loaded, history) = self.history(&tenant).await?;
                 let now = self.clock.now();
                 let context = Context {
                     now,
@@ -419,6 +425,8 @@ impl<S: Store> Decide<S> {
                 unit.states.push(load.write(&outcome.load)?);
                 unit.states
                     .push(loaded.write(&process::order_on_load(order_state, &id))?);
+                unit.states
+                    .extend(self.history_write(&history_loaded, &outcome, now)?);
                 self.emit(&mut unit, &tenant, Some(&event), outcome, now)?;
                 Ok(unit)
             }
