@@ -9,7 +9,7 @@ use transload_connectors::http_out::{HttpSender, SenderOptions};
 use transload_connectors::partner::{DocumentFormat, PartnerDirectory, PartnerProfile};
 use transload_mappings::{Direction, Format, MappingSet};
 
-use crate::config::Config;
+use crate::config::{Config, OrchestratorSection};
 
 /// What `validate` found.
 #[derive(Debug, Default)]
@@ -76,6 +76,9 @@ pub fn check_all(config: &Config) -> CheckReport {
             problem(format!("[endpoint]: {error}"));
         }
     }
+    if let Some(orchestrator) = &config.orchestrator {
+        check_orchestrator(config, orchestrator, &partners, &mut report);
+    }
     for dir in &config.mappings_dirs {
         if !dir.is_dir() {
             report.errors.push(format!(
@@ -85,6 +88,76 @@ pub fn check_all(config: &Config) -> CheckReport {
         }
     }
     report
+}
+
+/// The carrier files load, every carrier can be sent a tender (a partner profile with an
+/// outbound route for `transload.tender.offered`), and every partner to notify exists and
+/// has outbound routes for what it is sent.
+fn check_orchestrator(
+    config: &Config,
+    orchestrator: &OrchestratorSection,
+    partners: &PartnerDirectory,
+    report: &mut CheckReport,
+) {
+    let at = config.path.display();
+    match transload_orchestrator::load_dir(&orchestrator.carriers_dir) {
+        Err(error) => report.errors.push(format!("{at} [orchestrator] carriers: {error}")),
+        Ok(carriers) => {
+            for carrier in carriers.iter() {
+                match partners.get(&carrier.id) {
+                    None => report.errors.push(format!(
+                        "{at} [orchestrator]: carrier `{}` has no partner profile to send its tenders to",
+                        carrier.id
+                    )),
+                    Some(profile) if !has_outbound(profile, "transload.tender.offered") => {
+                        report.errors.push(format!(
+                            "{at} [orchestrator]: partner `{}` has no [[outbound]] route for transload.tender.offered",
+                            carrier.id
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let notify = &orchestrator.notify;
+    let roles = [
+        (
+            "wms",
+            &notify.wms,
+            &[
+                "transload.shipment.planned",
+                "transload.shipment.status",
+                "transload.order.cancelled",
+            ][..],
+        ),
+        (
+            "erp",
+            &notify.erp,
+            &["transload.shipment.status", "transload.invoice.received"][..],
+        ),
+        ("consignee", &notify.consignee, &["transload.shipment.status"][..]),
+    ];
+    for (role, partner, events) in roles {
+        let Some(partner) = partner else { continue };
+        let Some(profile) = partners.get(partner) else {
+            report.errors.push(format!(
+                "{at} [orchestrator.notify] {role} = `{partner}`: no such partner"
+            ));
+            continue;
+        };
+        for event in events {
+            if !has_outbound(profile, event) {
+                report.errors.push(format!(
+                    "{at} [orchestrator.notify] {role} = `{partner}`: no [[outbound]] route for {event}"
+                ));
+            }
+        }
+    }
+}
+
+fn has_outbound(profile: &PartnerProfile, event: &str) -> bool {
+    profile.outbound.iter().any(|route| route.event == event)
 }
 
 fn check_routes(profile: &PartnerProfile, mappings: &MappingSet, problem: &mut impl FnMut(String)) {

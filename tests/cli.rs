@@ -346,6 +346,43 @@ fn validate_passes_on_the_quickstart() {
 }
 
 #[test]
+fn validate_checks_the_orchestrator_against_the_partners() {
+    let config = temp_config(
+        "validate-orchestrator",
+        "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+         [orchestrator]\ncarriers_dir = \"carriers\"\n\
+         [orchestrator.notify]\nwms = \"wms\"\nerp = \"erp\"\n",
+    );
+    let dir = config.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(dir.join("partners")).unwrap();
+    std::fs::create_dir_all(dir.join("carriers")).unwrap();
+    std::fs::copy(
+        repo().join("examples/quickstart/carriers/odfl.toml"),
+        dir.join("carriers/odfl.toml"),
+    )
+    .unwrap();
+    // The WMS gets nothing routed out; odfl and the ERP have no profile at all.
+    std::fs::write(
+        dir.join("partners/wms.toml"),
+        "id = \"wms\"\ntenant = \"acme\"\ntime_zone = \"America/Chicago\"\n",
+    )
+    .unwrap();
+    let output = run(&["validate", "--config", config.to_str().unwrap()]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("carrier `odfl` has no partner profile to send its tenders to"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("wms = `wms`: no [[outbound]] route for transload.shipment.planned"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("erp = `erp`: no such partner"), "{stdout}");
+    assert!(stdout.contains(" 5 error(s)"), "{stdout}");
+}
+
+#[test]
 fn validate_lists_every_problem_with_its_file() {
     let config = temp_config(
         "validate",
