@@ -101,7 +101,9 @@ fn check_orchestrator(
 ) {
     let at = config.path.display();
     match transload_orchestrator::load_dir(&orchestrator.carriers_dir) {
-        Err(error) => report.errors.push(format!("{at} [orchestrator] carriers: {error}")),
+        Err(error) => report
+            .errors
+            .push(format!("{at} [orchestrator] carriers: {error}")),
         Ok(carriers) => {
             for carrier in carriers.iter() {
                 match partners.get(&carrier.id) {
@@ -136,7 +138,11 @@ fn check_orchestrator(
             &notify.erp,
             &["transload.shipment.status", "transload.invoice.received"][..],
         ),
-        ("consignee", &notify.consignee, &["transload.shipment.status"][..]),
+        (
+            "consignee",
+            &notify.consignee,
+            &["transload.shipment.status"][..],
+        ),
     ];
     for (role, partner, events) in roles {
         let Some(partner) = partner else { continue };
