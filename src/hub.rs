@@ -22,7 +22,9 @@ use crate::bus::AnyBus;
 use crate::config::{BusKind, Config, StoreKind};
 use crate::file_drop::{FileDropOptions, FileDropWatcher};
 use crate::http::{AppState, Backends, hub_router_with_backends};
+use crate::intake::auth::ApiKeys;
 use crate::intake::{IntakeSetupError, IntakeState};
+use crate::loads_api::LoadsApi;
 use crate::pipeline::{OutboxRelay, RetryPolicy, StageWorker, WorkerOptions};
 use crate::stages::decide::{Clock, DecideOptions};
 use crate::stages::deliver::DeliverSetupError;
@@ -104,12 +106,15 @@ impl Hub {
         );
         let bus = open_bus(config).await?;
         let store = open_store(config).await?;
+        let relay = OutboxRelay::new(bus.clone(), store.clone());
+        let waker = relay.waker();
         let intake = IntakeState::new(
             store.clone(),
             (*partners).clone(),
             &config.intake,
             &config.api_keys,
-        )?;
+        )?
+        .with_relay_waker(Arc::clone(&waker));
         let state = AppState {
             bus: match config.bus {
                 BusKind::Embedded => "embedded",
@@ -120,6 +125,23 @@ impl Hub {
                 StoreKind::Postgres => "postgres",
             },
         };
+        let carriers = match &config.orchestrator {
+            Some(section) => {
+                let carriers = transload_orchestrator::load_dir(&section.carriers_dir)
+                    .map_err(|e| StartError::Carriers(e.to_string()))?;
+                tracing::info!(
+                    carriers = carriers.len(),
+                    "orchestrator: carrier master loaded"
+                );
+                Some(Arc::new(carriers))
+            }
+            None => None,
+        };
+        let loads_api = LoadsApi::new(
+            store.clone(),
+            ApiKeys::from_config(&config.api_keys).map_err(IntakeSetupError::from)?,
+            carriers.clone(),
+        );
         let router = hub_router_with_backends(
             state,
             intake,
@@ -127,10 +149,9 @@ impl Hub {
                 bus: bus.clone(),
                 store: store.clone(),
             },
-        );
+        )
+        .merge(crate::loads_api::router(loads_api));
 
-        let relay = OutboxRelay::new(bus.clone(), store.clone());
-        let waker = relay.waker();
         let translate = Translate::new(store.clone(), Arc::clone(&partners), Arc::clone(&mappings));
         let translate = StageWorker::new(
             &bus,
@@ -163,17 +184,11 @@ impl Hub {
             reason: e.to_string(),
         })?;
         let clock = Clock::default();
-        let decide = match &config.orchestrator {
-            Some(section) => {
-                let carriers = transload_orchestrator::load_dir(&section.carriers_dir)
-                    .map_err(|e| StartError::Carriers(e.to_string()))?;
-                tracing::info!(
-                    carriers = carriers.len(),
-                    "orchestrator: carrier master loaded"
-                );
+        let decide = match (&config.orchestrator, &carriers) {
+            (Some(section), Some(carriers)) => {
                 let decide = Decide::new(
                     store.clone(),
-                    Arc::new(carriers),
+                    Arc::clone(carriers),
                     Arc::new(section.policy()),
                     Arc::clone(&partners),
                     clock.clone(),
@@ -196,7 +211,7 @@ impl Hub {
                     })?,
                 )
             }
-            None => None,
+            _ => None,
         };
         let watcher = mappings
             .watch(Duration::from_secs(1))

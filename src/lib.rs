@@ -11,6 +11,7 @@ pub mod http;
 pub mod hub;
 pub mod ingest;
 pub mod intake;
+pub mod loads_api;
 pub mod metrics;
 pub mod pipeline;
 pub mod sqlite;

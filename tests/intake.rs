@@ -1233,6 +1233,7 @@ fn the_openapi_document_describes_every_route_and_status() {
     let routes: Vec<(&str, &str)> = transload::http::ROUTES
         .iter()
         .chain(transload::intake::ROUTES)
+        .chain(transload::loads_api::ROUTES)
         .copied()
         .collect();
     for (method, route) in &routes {

@@ -27,6 +27,16 @@ use transload_core::store::{StateKey, Store};
 use uuid::Uuid;
 
 const SECRET: &str = "whsec_YC/Mxsc7BAKnStt+XkD1Y2N41ca0pmAq";
+const ACME_KEY: &str = "acme-ops-key-0123456789";
+const GLOBEX_KEY: &str = "globex-ops-key-9876543210";
+
+fn sha256_hex(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
 
 trait ToZonedIn {
     fn to_zoned_in(self, zone: TimeZone) -> jiff::civil::DateTime;
@@ -241,6 +251,14 @@ mappings_dirs = ["{library}"]
 {backends}
 [http]
 listen = "127.0.0.1:0"
+[[api_keys]]
+name = "acme-ops"
+tenant = "acme"
+key_sha256 = "{acme_key}"
+[[api_keys]]
+name = "globex-ops"
+tenant = "globex"
+key_sha256 = "{globex_key}"
 [orchestrator]
 carriers_dir = "carriers"
 timer_check_secs = 1
@@ -252,7 +270,9 @@ consignee = "acme-wms"
 tonu_hours_before_pickup = 96
 tonu_fee = {{ amount = "150.00", currency = "USD" }}
 "#,
-                library = library().display()
+                library = library().display(),
+                acme_key = sha256_hex(ACME_KEY),
+                globex_key = sha256_hex(GLOBEX_KEY),
             ),
         )
         .unwrap();
@@ -766,7 +786,10 @@ async fn happy_path(backends: &str) {
         .value;
     assert_eq!(ledger["awards"]["cheapo"], 1, "{ledger}");
     assert_eq!(ledger["answers"]["cheapo"], json!({"yes": 1, "total": 1}));
-    assert_eq!(ledger["deliveries"]["cheapo"], json!({"yes": 1, "total": 1}));
+    assert_eq!(
+        ledger["deliveries"]["cheapo"],
+        json!({"yes": 1, "total": 1})
+    );
     assert_eq!(ledger["lane_loads"][0]["lane"], "tx-ga");
     assert_eq!(state["carrier"]["cost"]["total"]["amount"], "1080.00");
     wait_for("the ERP given the invoice", || {
@@ -1107,6 +1130,98 @@ async fn zone_without_at707(backends: &str) {
     world.stop().await;
 }
 
+/// The loads API: a tenant's key reads its load and overrides it; another tenant's key
+/// sees no such load; no key is refused.
+async fn loads_api(backends: &str) {
+    let world = World::start(backends).await;
+    world.order("SO-10", true).await;
+    world
+        .until_decided("SO-10", "order_recorded/order_created")
+        .await;
+    world.pick("SO-10").await;
+    let load = "LSO-10";
+    world
+        .until_decided(load, "approval_required/guardrails")
+        .await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/loads/{load}", world.base);
+
+    let anonymous = client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous.headers()["content-type"],
+        "application/problem+json"
+    );
+    let other = client
+        .get(&url)
+        .bearer_auth(GLOBEX_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404, "another tenant's load is not shown");
+    let own: Value = client
+        .get(&url)
+        .bearer_auth(ACME_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap();
+    assert_eq!(own["state"]["status"]["state"], "awaiting_approval");
+    assert!(own["decisions"].as_array().unwrap().len() >= 3);
+
+    let carriers: Value = client
+        .get(format!("{}/v1/carriers", world.base))
+        .bearer_auth(ACME_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap();
+    assert_eq!(carriers["carriers"].as_array().unwrap().len(), 3);
+
+    let approve = json!({"override": "approve", "by": "bob", "reason": "hazmat papers checked"});
+    let refused = client
+        .post(format!("{url}/overrides"))
+        .bearer_auth(GLOBEX_KEY)
+        .header("content-type", "application/json")
+        .body(approve.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    let bad = client
+        .post(format!("{url}/overrides"))
+        .bearer_auth(ACME_KEY)
+        .header("content-type", "application/json")
+        .body(json!({"override": "approve"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let accepted = client
+        .post(format!("{url}/overrides"))
+        .bearer_auth(ACME_KEY)
+        .header("content-type", "application/json")
+        .body(approve.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    world.until_decided(load, "approved/manual_override").await;
+    let tender = world.tender("rapid", 1).await;
+    assert_eq!(tender.load, load);
+    let audit = world.hub.store.audit_log(&tenant(), load).await.unwrap();
+    let override_entry = audit.iter().find(|e| e.action == "override").unwrap();
+    assert_eq!(override_entry.actor, "operator:bob");
+    assert_eq!(override_entry.details["reason"], "hazmat papers checked");
+    world.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Backends
 // ---------------------------------------------------------------------------------------
@@ -1166,4 +1281,5 @@ scenarios!(
     rejected_204,
     duplicate_rebill_and_unauthorized_accessorial,
     zone_without_at707,
+    loads_api,
 );

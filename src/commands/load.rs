@@ -8,12 +8,10 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use jiff::Timestamp;
-use transload::stages::decide::OverrideMessage;
+use transload::loads_api::submit_override;
 use transload::store::AnyStore;
-use transload_core::bus::Stage;
-use transload_core::ids::{ShipperLoadId, TenantId};
-use transload_core::store::{AuditEntry, StateKey, Store, UnitOfWork};
+use transload_core::ids::TenantId;
+use transload_core::store::{StateKey, Store};
 use transload_orchestrator::load::{LOAD_KIND, LoadState};
 use transload_orchestrator::process::Override;
 
@@ -84,35 +82,7 @@ pub(crate) async fn submit(
     load: &str,
     decision: Override,
 ) -> anyhow::Result<ExitCode> {
-    let key = StateKey {
-        tenant: tenant.clone(),
-        kind: LOAD_KIND.to_owned(),
-        key: load.to_owned(),
-    };
-    if store.load_state(&key).await?.is_none() {
-        bail!("tenant {tenant} has no load {load}");
-    }
-    let request = OverrideMessage {
-        tenant: tenant.clone(),
-        load: ShipperLoadId::new(load).with_context(|| format!("`{load}` is no load id"))?,
-        decision,
-    };
-    let message = request.to_message()?;
-    let id = message.id;
-    store
-        .commit(UnitOfWork {
-            outbox: vec![(Stage::Events, message)],
-            audit: vec![AuditEntry {
-                tenant: tenant.clone(),
-                actor: format!("operator:{}", request.decision.by()),
-                action: "override_requested".to_owned(),
-                subject: load.to_owned(),
-                details: serde_json::to_value(&request.decision)?,
-                at: Timestamp::now(),
-            }],
-            ..UnitOfWork::default()
-        })
-        .await?;
+    let id = submit_override(store, tenant, load, decision).await?;
     println!("override {id} queued for load {load}; the running hub applies it");
     Ok(ExitCode::SUCCESS)
 }

@@ -92,6 +92,7 @@ pub struct IntakeState<S> {
     max_body_bytes: usize,
     body_timeout: Duration,
     tolerance_secs: i64,
+    relay: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl<S: Store> IntakeState<S> {
@@ -138,7 +139,17 @@ impl<S: Store> IntakeState<S> {
             max_body_bytes: config.max_body_bytes,
             body_timeout: Duration::from_secs(u64::from(config.body_timeout_secs)),
             tolerance_secs: i64::from(config.webhook_tolerance_secs),
+            relay: None,
         })
+    }
+
+    /// Wakes `relay` (the outbox relay's [`waker`](crate::pipeline::OutboxRelay::waker))
+    /// after each accepted message, so it is published at once rather than at the
+    /// relay's next poll.
+    #[must_use]
+    pub fn with_relay_waker(mut self, relay: Arc<tokio::sync::Notify>) -> Self {
+        self.relay = Some(relay);
+        self
     }
 
     /// The partners the intake knows.
@@ -365,6 +376,9 @@ async fn post_message<S: Store>(
     let partner_label = Some(partner.id.as_str());
     match outcome {
         Ok(Accepted::New(id)) => {
+            if let Some(relay) = &state.relay {
+                relay.notify_one();
+            }
             metrics::stage_latency(metrics::INTAKE, started.elapsed());
             metrics::received(metrics::INTAKE, partner_label);
             metrics::processed(metrics::INTAKE, partner_label, Outcome::Committed);
