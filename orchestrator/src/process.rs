@@ -31,7 +31,9 @@
 //!   expiry is recorded (`late_accept_recorded`), not applied. When no carrier is left the
 //!   routing guide is exhausted: the load needs a person.
 //! - **Status**: 214s and GPS pings go to [`Tracking`]: stored append-only, deduplicated,
-//!   zones resolved, state never regressed. Picked up → `in_transit`; delivered at the last
+//!   zones resolved, state never regressed. A status of origin `gps` with coordinates is
+//!   a position: entering a stop's geofence (`geofence_radius_m`) is an arrival there,
+//!   leaving it a departure. Picked up → `in_transit`; delivered at the last
 //!   stop → `delivered`, and the WMS and ERP are told. An ETA beyond the promised window
 //!   plus tolerance raises `running_late` once, tells the consignee and the WMS, and,
 //!   before pickup and when the policy says so, tenders to the next carrier.
@@ -73,7 +75,7 @@ use crate::policy::Policy;
 use crate::pricing::price;
 use crate::request::{LoadRequest, LoadRequestError};
 use crate::selection::select;
-use crate::tracking::{Progress, Recorded, Tracking};
+use crate::tracking::{Crossing, GpsPing, Progress, Recorded, Tracking};
 
 /// What a decision may use besides the state.
 #[derive(Debug, Clone, Copy)]
@@ -950,6 +952,11 @@ pub fn on_status(
     {
         outcome.load.tracking = tracking;
     }
+    if status.origin == StatusOrigin::Gps
+        && let Some(point) = status.location.as_ref().and_then(|location| location.geo)
+    {
+        return on_gps_ping(outcome, status, point, ctx);
+    }
     let recorded = outcome.load.tracking.record(status.clone(), ctx.now);
     let details = json!({
         "status": status.status,
@@ -966,6 +973,61 @@ pub fn on_status(
         && let Some(pro) = &status.pro_number
     {
         outcome.load.pro_number = Some(pro.clone());
+    }
+    follow_progress(&mut outcome, ctx)?;
+    Ok(outcome)
+}
+
+/// A GPS position (a status of origin `gps` with coordinates): entering a stop's
+/// geofence is an arrival there, leaving it a departure; the position alone is not logged.
+fn on_gps_ping(
+    mut outcome: Outcome,
+    status: &StatusEvent,
+    point: transload_core::model::GeoPoint,
+    ctx: &Context<'_>,
+) -> Result<Outcome, DecideError> {
+    let ping = GpsPing {
+        reported_by: status.reported_by.clone(),
+        at: status.occurred_at.utc.unwrap_or(ctx.now),
+        point,
+    };
+    let transitions = match outcome
+        .load
+        .tracking
+        .ping(ping, ctx.policy.tracking.geofence_radius_m)
+    {
+        Ok(transitions) => transitions,
+        Err(error) => {
+            outcome.record(
+                "gps_ping_ignored",
+                "invalid_ping",
+                json!({ "error": error.to_string() }),
+            );
+            return Ok(outcome);
+        }
+    };
+    if transitions.is_empty() {
+        outcome.record(
+            "gps_ping_recorded",
+            "no_geofence_crossed",
+            json!({ "lat": point.lat, "lon": point.lon }),
+        );
+        return Ok(outcome);
+    }
+    for transition in &transitions {
+        outcome.record(
+            match transition.crossing {
+                Crossing::Arrival => "geofence_arrival",
+                Crossing::Departure => "geofence_departure",
+            },
+            "gps_within_radius",
+            json!({
+                "stop_seq": transition.stop,
+                "distance_m": transition.distance_m.round(),
+                "status": transition.event.status,
+                "recorded": transition.recorded,
+            }),
+        );
     }
     follow_progress(&mut outcome, ctx)?;
     Ok(outcome)

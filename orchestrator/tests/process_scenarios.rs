@@ -1974,3 +1974,92 @@ fn a_990_from_another_carrier_does_not_answer_the_tender() {
         [tender_row("LSO-1001-T1", "cargo", TenderOutcome::Open)]
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// GPS pings
+// ---------------------------------------------------------------------------------------
+
+/// A position from a telematics feed: a status of origin `gps` with coordinates.
+fn gps(at: &str, lat: f64, lon: f64) -> StatusEvent {
+    StatusEvent {
+        status: StatusType::InTransit,
+        raw_code: "GPS".to_owned(),
+        origin: StatusOrigin::Gps,
+        location: Some(Location {
+            id: None,
+            name: None,
+            address: None,
+            geo: Some(transload_core::model::GeoPoint { lat, lon }),
+            time_zone: None,
+        }),
+        ..status(StatusType::InTransit, "GPS", None, utc(at), "cargo")
+    }
+}
+
+#[test]
+fn gps_pings_crossing_the_geofences_are_arrivals_and_departures() {
+    let world = World::new();
+    let mut load = accepted(&world);
+    // The stops get coordinates: the Chicago DC and the Atlanta store.
+    load.shipment.stops[0].location.geo = Some(transload_core::model::GeoPoint {
+        lat: 41.8781,
+        lon: -87.6298,
+    });
+    load.shipment.stops[1].location.geo = Some(transload_core::model::GeoPoint {
+        lat: 33.7490,
+        lon: -84.3880,
+    });
+    load.tracking = transload_orchestrator::tracking::Tracking::new(&load.shipment).unwrap();
+
+    // 100 m from the DC: arrival at pickup (X3).
+    let arrived = on_status(
+        load,
+        &gps("2026-03-10T14:10:00Z", 41.8790, -87.6298),
+        None,
+        &world.at("2026-03-10T14:10:00Z"),
+    )
+    .unwrap();
+    assert_eq!(decisions(&arrived), ["geofence_arrival/gps_within_radius"]);
+    assert_eq!(arrived.load.status, LoadStatus::Accepted);
+
+    // 20 km away: departure from pickup (AF): the load is in transit.
+    let departed = on_status(
+        arrived.load,
+        &gps("2026-03-10T15:00:00Z", 41.70, -87.60),
+        None,
+        &world.at("2026-03-10T15:00:00Z"),
+    )
+    .unwrap();
+    assert_eq!(
+        decisions(&departed),
+        [
+            "geofence_departure/gps_within_radius",
+            "load_in_transit/departed_pickup"
+        ]
+    );
+    assert_eq!(departed.load.status, LoadStatus::InTransit);
+
+    // On the road: nothing crossed.
+    let road = on_status(
+        departed.load,
+        &gps("2026-03-11T03:00:00Z", 36.16, -86.78),
+        None,
+        &world.at("2026-03-11T03:00:00Z"),
+    )
+    .unwrap();
+    assert_eq!(decisions(&road), ["gps_ping_recorded/no_geofence_crossed"]);
+
+    // At the store: arrival at delivery (X1), logged with origin gps.
+    let at_store = on_status(
+        road.load,
+        &gps("2026-03-12T15:00:00Z", 33.7495, -84.3880),
+        None,
+        &world.at("2026-03-12T15:00:00Z"),
+    )
+    .unwrap();
+    assert_eq!(decisions(&at_store), ["geofence_arrival/gps_within_radius"]);
+    let last = at_store.load.tracking.log().last().unwrap();
+    assert_eq!(last.event.status, StatusType::ArrivedAtDelivery);
+    assert_eq!(last.event.origin, StatusOrigin::Gps);
+    assert_eq!(last.event.stop_seq, Some(2));
+}
