@@ -90,9 +90,18 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: LoadCommand,
     },
-    /// [not built yet: issue #7] Play a day of sample messages through a running hub.
+    /// Play a day of sample messages through a running hub: signed OMS orders and WMS
+    /// picks, every carrier's answers (X12 files, a simulated REST carrier), approvals of
+    /// hazmat loads; then a summary read back from the store.
     Demo(crate::commands::demo::DemoArgs),
-    /// [not built yet: issue #7] Load-test a running hub beside a raw RabbitMQ baseline.
+    /// Load-test the hub beside a raw RabbitMQ baseline measured in the same run.
+    ///
+    /// Starts a hub in process (bus and store as asked), POSTs signed X12 214s to its
+    /// HTTP intake at an open-loop rate and times each to the 997 the hub delivers to an
+    /// endpoint the bench serves (`--path pick-tender`: WMS pick-complete webhooks for
+    /// pre-loaded orders, timed to the tender the orchestrator sends a REST carrier); then
+    /// sends the same number of messages of the same size through as many quorum queues
+    /// with plain lapin. Prints throughput and latency percentiles of both. Loopback only.
     Bench(crate::commands::bench::BenchArgs),
 }
 
