@@ -79,6 +79,17 @@ impl LoadState {
             .find(|tender| tender.outcome == TenderOutcome::Open)
     }
 
+    /// The tender that holds the load now: open, or accepted.
+    #[must_use]
+    pub fn current_tender(&self) -> Option<&TenderAttempt> {
+        self.tenders.iter().rev().find(|tender| {
+            matches!(
+                tender.outcome,
+                TenderOutcome::Open | TenderOutcome::Accepted
+            )
+        })
+    }
+
     /// The tender with id `tender_id`.
     #[must_use]
     pub fn tender(&self, tender_id: &str) -> Option<&TenderAttempt> {

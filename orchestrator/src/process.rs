@@ -1186,18 +1186,7 @@ fn check_lateness(outcome: &mut Outcome, ctx: &Context<'_>) -> Result<(), Decide
 
 /// Withdraws the open or accepted tender and tells its carrier (204, cancellation).
 fn withdraw_current(outcome: &mut Outcome, rule: &str) {
-    let current = outcome
-        .load
-        .tenders
-        .iter()
-        .rev()
-        .find(|tender| {
-            matches!(
-                tender.outcome,
-                TenderOutcome::Open | TenderOutcome::Accepted
-            )
-        })
-        .cloned();
+    let current = outcome.load.current_tender().cloned();
     let Some(current) = current else {
         return;
     };
@@ -1365,18 +1354,7 @@ fn rebuild_tracking(load: &mut LoadState) -> Result<(), DecideError> {
 }
 
 fn send_change(outcome: &mut Outcome) {
-    let current = outcome
-        .load
-        .tenders
-        .iter()
-        .rev()
-        .find(|tender| {
-            matches!(
-                tender.outcome,
-                TenderOutcome::Open | TenderOutcome::Accepted
-            )
-        })
-        .cloned();
+    let current = outcome.load.current_tender().cloned();
     if let Some(current) = current {
         send_purpose(outcome, &current, TenderPurpose::Change);
         outcome.record(

@@ -247,6 +247,17 @@ impl<S: Store> Decide<S> {
         loaded.write(&ledger).map(Some)
     }
 
+    /// What a decision at `now` may use.
+    fn context<'a>(&'a self, now: Timestamp, history: &'a CarrierHistory) -> Context<'a> {
+        Context {
+            now,
+            policy: &self.policy,
+            carriers: &self.carriers,
+            history,
+            sends_997: &self.sends_997,
+        }
+    }
+
     fn partner_zone(&self, partner: Option<&PartnerId>) -> Option<ZoneName> {
         partner
             .and_then(|id| self.partners.get(id))
@@ -268,13 +279,7 @@ impl<S: Store> Decide<S> {
         };
         let (history_loaded, history) = self.history(tenant).await?;
         let now = self.clock.now();
-        let context = Context {
-            now,
-            policy: &self.policy,
-            carriers: &self.carriers,
-            history: &history,
-            sends_997: &self.sends_997,
-        };
+        let context = self.context(now, &history);
         let pro_before = load.pro_number.clone();
         let outcome = decide(load, &context).map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let mut unit = UnitOfWork::default();
@@ -406,13 +411,7 @@ impl<S: Store> Decide<S> {
                 let load: Loaded<LoadState> = self.read(&tenant, LOAD_KIND, id.as_str()).await?;
                 let (history_loaded, history) = self.history(&tenant).await?;
                 let now = self.clock.now();
-                let context = Context {
-                    now,
-                    policy: &self.policy,
-                    carriers: &self.carriers,
-                    history: &history,
-                    sends_997: &self.sends_997,
-                };
+                let context = self.context(now, &history);
                 let outcome = process::on_pick(
                     &tenant,
                     load.value.clone(),

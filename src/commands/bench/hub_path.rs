@@ -79,14 +79,9 @@ async fn receive(State(timeline): State<Arc<Timeline>>, body: Bytes) -> StatusCo
     StatusCode::OK
 }
 
-/// The hub's folder: configuration and the one partner.
-fn write_hub_folder(
-    dir: &Path,
-    args: &BenchArgs,
-    endpoint: &str,
-    database: Option<&str>,
-) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir.join("partners"))?;
+/// The hub's configuration for the bus and store of `args` (`database`: the PostgreSQL
+/// database of the run), without partners; both bench paths start from it.
+pub(crate) fn hub_config(args: &BenchArgs, database: Option<&str>) -> String {
     let library = transload_mappings::library_dir();
     let mut config = format!(
         "data_dir = \"data\"\nmappings_dirs = [\"{}\"]\n",
@@ -116,6 +111,18 @@ fn write_hub_folder(
             args.postgres
         ));
     }
+    config
+}
+
+/// The hub's folder: configuration and the one partner.
+fn write_hub_folder(
+    dir: &Path,
+    args: &BenchArgs,
+    endpoint: &str,
+    database: Option<&str>,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir.join("partners"))?;
+    let config = hub_config(args, database);
     let path = dir.join("transload.toml");
     std::fs::write(&path, config)?;
     std::fs::write(

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::hub_path::{create_database, drop_database, wait_for_all};
 use super::report::{RunFigures, Timeline};
-use super::{BenchArgs, BenchBus, BenchStore, Plan};
+use super::{BenchArgs, BenchStore, Plan};
 
 const SECRET: &str = "whsec_YmVuY2gtc2VjcmV0LWZvci10cmFuc2xvYWQ=";
 const TENANT: &str = "bench";
@@ -76,35 +76,7 @@ fn write_hub_folder(
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir.join("partners"))?;
     std::fs::create_dir_all(dir.join("carriers"))?;
-    let library = transload_mappings::library_dir();
-    let mut config = format!(
-        "data_dir = \"data\"\nmappings_dirs = [\"{}\"]\n",
-        library.display()
-    );
-    config.push_str(match args.bus {
-        BenchBus::Embedded => "bus = \"embedded\"\n",
-        BenchBus::Amqp => "bus = \"amqp\"\n",
-    });
-    config.push_str(match args.store {
-        BenchStore::Sqlite => "store = \"sqlite\"\n",
-        BenchStore::Postgres => "store = \"postgres\"\n",
-    });
-    config.push_str(
-        "[http]\nlisten = \"127.0.0.1:0\"\n[intake]\nrate_limit = { per_second = 1000000 }\n",
-    );
-    if args.bus == BenchBus::Amqp {
-        config.push_str(&format!(
-            "[amqp]\nurl = \"{}\"\nprefix = \"bench{}\"\n",
-            args.amqp_url,
-            Uuid::now_v7().simple()
-        ));
-    }
-    if let Some(database) = database {
-        config.push_str(&format!(
-            "[postgres]\nurl = \"{} dbname={database}\"\n",
-            args.postgres
-        ));
-    }
+    let mut config = super::hub_path::hub_config(args, database);
     config.push_str("[orchestrator]\ncarriers_dir = \"carriers\"\ntimer_check_secs = 60\n");
     let path = dir.join("transload.toml");
     std::fs::write(&path, config)?;
