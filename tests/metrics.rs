@@ -151,7 +151,8 @@ async fn a_webhook_through_translate_shows_in_the_metrics() {
     assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
     one_event(&hub.bus).await;
 
-    // The worker records its measurements right after the commit: give it a moment.
+    // The worker records its measurements right after the commit, and the relay its
+    // publications right after the bus confirmed them: give them a moment.
     let translate = [("stage", "translate"), ("partner", "acme-wms")];
     let committed = [
         ("stage", "translate"),
@@ -161,12 +162,15 @@ async fn a_webhook_through_translate_shows_in_the_metrics() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
         let text = get_metrics(&client, &base).await;
-        if sample(&text, "transload_messages_processed_total", &committed).unwrap_or(0.0) >= 1.0 {
+        let processed =
+            sample(&text, "transload_messages_processed_total", &committed).unwrap_or(0.0);
+        let published = sample(&text, "transload_outbox_published_total", &[]).unwrap_or(0.0);
+        if processed >= 1.0 && published >= 2.0 {
             break text;
         }
         assert!(
             Instant::now() < deadline,
-            "translate's commit never showed:\n{text}"
+            "translate's commit and the two publications never showed:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
