@@ -165,7 +165,14 @@ async fn a_webhook_through_translate_shows_in_the_metrics() {
         let processed =
             sample(&text, "transload_messages_processed_total", &committed).unwrap_or(0.0);
         let published = sample(&text, "transload_outbox_published_total", &[]).unwrap_or(0.0);
-        if processed >= 1.0 && published >= 2.0 {
+        // The worker records the end-to-end age last, after the outcome.
+        let aged = sample(
+            &text,
+            "transload_end_to_end_seconds_count",
+            &[("stage", "translate")],
+        )
+        .unwrap_or(0.0);
+        if processed >= 1.0 && published >= 2.0 && aged >= 1.0 {
             break text;
         }
         assert!(
