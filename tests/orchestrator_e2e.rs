@@ -955,6 +955,18 @@ async fn cancellation_after_acceptance(backends: &str) {
         .await;
     let cancel = world.tender("cheapo", 2).await;
     assert_eq!(cancel.purpose, "01");
+    // The carrier's system refuses the cancellation: a person must call it.
+    world.ack_204("cheapo", &cancel, false);
+    world
+        .until_decided(&load, "tender_update_rejected/997_rejected")
+        .await;
+    assert!(
+        world
+            .alerts(&load)
+            .await
+            .iter()
+            .any(|alert| alert["code"] == "tender_update_rejected_by_997")
+    );
     wait_for("the WMS told of the cancellation", || {
         (sent_events(&world, "acme-wms", "transload.order.cancelled").len() == 1).then_some(())
     })

@@ -289,21 +289,15 @@ pub fn miles(shipment: &Shipment, policy: &DispatchPolicy) -> Decimal {
     ) else {
         return policy.default_miles;
     };
-    let great_circle = haversine_miles(from.lat, from.lon, to.lat, to.lon);
+    let great_circle = crate::tracking::haversine_m(from, to) / METRES_PER_MILE;
     Decimal::from_f64(great_circle)
         .map(|miles| (miles * policy.circuity).round())
         .filter(|miles| *miles > Decimal::ZERO)
         .unwrap_or(policy.default_miles)
 }
 
-/// Great-circle distance in statute miles (haversine, mean Earth radius 3958.8 mi).
-fn haversine_miles(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    let (phi1, phi2) = (lat1.to_radians(), lat2.to_radians());
-    let d_phi = (lat2 - lat1).to_radians();
-    let d_lambda = (lon2 - lon1).to_radians();
-    let a = (d_phi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (d_lambda / 2.0).sin().powi(2);
-    2.0 * 3958.8 * a.sqrt().min(1.0).asin()
-}
+/// Metres in a statute mile.
+const METRES_PER_MILE: f64 = 1609.344;
 
 /// The zone of the load's first pickup, for reading local times.
 #[must_use]

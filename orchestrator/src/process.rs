@@ -62,7 +62,7 @@ use transload_core::model::{
 };
 
 use crate::carrier::CarrierMaster;
-use crate::decision::{Cost, Exclusion, Outcome as CandidateOutcome};
+use crate::decision::{Exclusion, Outcome as CandidateOutcome};
 use crate::dispatch::{self, DispatchError};
 use crate::filters::lane_for;
 use crate::freight_audit::{self, AuditEvidence, AuditedInvoice, Disposition, ExpectedCharges};
@@ -73,7 +73,7 @@ use crate::load::{
 };
 use crate::policy::Policy;
 use crate::pricing::price;
-use crate::request::{LoadRequest, LoadRequestError};
+use crate::request::LoadRequest;
 use crate::selection::select;
 use crate::tracking::{Crossing, GpsPing, Progress, Recorded, Tracking};
 
@@ -201,8 +201,6 @@ pub struct Outcome {
     pub commands: Vec<Command>,
     /// Decision records.
     pub decisions: Vec<DecisionRecord>,
-    /// The carrier awarded the load by this decision (for the carrier history).
-    pub awarded: Option<PartnerId>,
     /// What this decision tells about carriers' performance (for the carrier history).
     pub feedback: Vec<CarrierFeedback>,
 }
@@ -245,7 +243,6 @@ impl Outcome {
             load,
             commands: Vec::new(),
             decisions: Vec::new(),
-            awarded: None,
             feedback: Vec::new(),
         }
     }
@@ -470,7 +467,7 @@ fn dispatch_load(outcome: &mut Outcome, ctx: &Context<'_>) -> Result<(), DecideE
         match LoadRequest::from_shipment(shipment, miles, ctx.policy.dispatch.currency.clone()) {
             Ok(request) => request,
             Err(error) => {
-                needs_person(outcome, "load_incomplete", &error_text(&error));
+                needs_person(outcome, "load_incomplete", &error.to_string());
                 return Ok(());
             }
         };
@@ -575,10 +572,6 @@ fn above_max_pay_ranking(
             .then_with(|| a.carrier.cmp(&b.carrier))
     });
     ranked
-}
-
-fn error_text(error: &LoadRequestError) -> String {
-    error.to_string()
 }
 
 fn needs_person(outcome: &mut Outcome, code: &str, reason: &str) {
@@ -690,13 +683,16 @@ fn send_tender(
 // Acknowledgements and responses
 // ---------------------------------------------------------------------------------------
 
-/// The carrier's 997 (or 999) for the 204 of `tender_id`.
+/// The carrier's 997 (or 999) for the 204 of `tender_id` sent with `purpose` (an
+/// original starts the tender's clock or withdraws it; a rejected cancellation or change
+/// raises an alert).
 ///
 /// # Errors
 /// See [`DecideError`].
 pub fn on_ack(
     load: LoadState,
     tender_id: &str,
+    purpose: TenderPurpose,
     ack: &Ack,
     ctx: &Context<'_>,
 ) -> Result<Outcome, DecideError> {
@@ -709,6 +705,30 @@ pub fn on_ack(
         );
         return Ok(outcome);
     };
+    if purpose != TenderPurpose::Original {
+        // The 997 of a cancellation or change: the tender's clock is not concerned, but
+        // a carrier whose system refused the update still acts on the old tender.
+        let errors: Vec<String> = ack.errors.iter().map(describe_ack_error).collect();
+        let details = json!({ "tender_id": tender_id, "purpose": purpose, "errors": errors });
+        if ack.status == AckStatus::Rejected {
+            outcome.record("tender_update_rejected", "997_rejected", details);
+            outcome.alert(
+                "tender_update_rejected_by_997",
+                format!(
+                    "{} rejected the {purpose:?} 204 of tender {tender_id}: {}",
+                    tender.carrier,
+                    if errors.is_empty() {
+                        "no segment named".to_owned()
+                    } else {
+                        errors.join("; ")
+                    }
+                ),
+            );
+        } else {
+            outcome.record("tender_update_confirmed", "997_accepted", details);
+        }
+        return Ok(outcome);
+    }
     if tender.transmission != Transmission::AwaitingAck {
         outcome.record(
             "ack_ignored",
@@ -865,7 +885,6 @@ pub fn on_tender_response(
                 outcome.load.shipment.pro_number = Some(pro.clone());
             }
             outcome.load.status = LoadStatus::Accepted;
-            outcome.awarded = Some(tender.carrier.clone());
             let ranked = outcome
                 .load
                 .ranking
@@ -1581,10 +1600,4 @@ pub fn on_override(
         }
     }
     Ok(outcome)
-}
-
-/// The costs of the carrier awarded, for tests and tools.
-#[must_use]
-pub fn awarded_cost(load: &LoadState) -> Option<&Cost> {
-    load.carrier.as_ref().map(|carrier| &carrier.cost)
 }

@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use transload_core::event::EventPayload;
 use transload_core::ids::{
-    CurrencyCode, OrderId, ProNumber, Scac, ShipperLoadId, TenantId, ZoneName,
+    CurrencyCode, OrderId, PartnerId, ProNumber, Scac, ShipperLoadId, TenantId, ZoneName,
 };
 use transload_core::model::{
     Ack, AckError, AckKind, AckStatus, Address, CarrierRef, ChargeLine, ChargeType, Hazmat,
@@ -33,8 +33,8 @@ use transload_orchestrator::freight_audit::{AuditOutcome, Disposition, Rule};
 use transload_orchestrator::load::{LoadState, LoadStatus, TenderOutcome, Transmission};
 use transload_orchestrator::policy::Policy;
 use transload_orchestrator::process::{
-    Command, Context, Outcome, Override, Timer, on_ack, on_invoice, on_order_cancelled,
-    on_order_changed, on_pick, on_status, on_tender_response, on_timer,
+    CarrierFeedback, Command, Context, Outcome, Override, Timer, on_ack, on_invoice,
+    on_order_cancelled, on_order_changed, on_pick, on_status, on_tender_response, on_timer,
 };
 use transload_orchestrator::tracking::{Lateness, LatenessBasis, Progress};
 use transload_orchestrator::{
@@ -353,6 +353,14 @@ fn details<'a>(outcome: &'a Outcome, action: &str) -> &'a serde_json::Value {
 }
 
 /// One line per command: whom, what (payload type, purpose, id), when.
+/// The carrier the decision awarded the load to, if any.
+fn awarded(outcome: &Outcome) -> Option<PartnerId> {
+    outcome.feedback.iter().find_map(|feedback| match feedback {
+        CarrierFeedback::Awarded { carrier, .. } => Some(carrier.clone()),
+        _ => None,
+    })
+}
+
 fn commands(outcome: &Outcome) -> Vec<String> {
     outcome.commands.iter().map(describe).collect()
 }
@@ -466,6 +474,7 @@ fn accepted(world: &World) -> LoadState {
     let confirmed = on_ack(
         tendering,
         "LSO-1001-T1",
+        TenderPurpose::Original,
         &ack(AckStatus::Accepted, Vec::new()),
         &world.at("2026-03-08T12:05:00Z"),
     )
@@ -555,6 +564,7 @@ fn happy_path_from_pick_to_approved_invoice() {
     let acked = on_ack(
         load,
         "LSO-1001-T1",
+        TenderPurpose::Original,
         &ack(AckStatus::Accepted, Vec::new()),
         &world.at("2026-03-08T12:05:00Z"),
     )
@@ -598,7 +608,7 @@ fn happy_path_from_pick_to_approved_invoice() {
     };
     assert_eq!(planned.carrier.as_ref().unwrap().scac.as_str(), "CRGO");
     assert_eq!(planned.pro_number.as_ref().unwrap().as_str(), "PRO-CRGO-1");
-    assert_eq!(accepted.awarded, Some(id("cargo")));
+    assert_eq!(awarded(&accepted), Some(id("cargo")));
     let load = accepted.load;
     assert_eq!(load.status, LoadStatus::Accepted);
     assert_eq!(
@@ -795,6 +805,7 @@ fn hazmat_load_waits_for_approval_then_walks_the_waterfall_and_short_pays_fuel()
     let acked = on_ack(
         approved.load,
         "LSO-2001-T1",
+        TenderPurpose::Original,
         &ack(AckStatus::Accepted, Vec::new()),
         &world.at("2026-03-08T12:32:00Z"),
     )
@@ -852,7 +863,7 @@ fn hazmat_load_waits_for_approval_then_walks_the_waterfall_and_short_pays_fuel()
         ["tender_accepted/open_tender_accepted"]
     );
     assert_eq!(commands(&accepted), ["send wms shipment_planned LSO-2001"]);
-    assert_eq!(accepted.awarded, Some(id("bolt")));
+    assert_eq!(awarded(&accepted), Some(id("bolt")));
     assert_eq!(accepted.load.status, LoadStatus::Accepted);
     assert_eq!(
         accepted.load.carrier.as_ref().unwrap().cost.total,
@@ -900,6 +911,7 @@ fn tender_expires_at_respond_by_then_a_late_accept_is_recorded_not_applied() {
     let confirmed = on_ack(
         tendering,
         "LSO-1001-T1",
+        TenderPurpose::Original,
         &ack(AckStatus::Accepted, Vec::new()),
         &world.at("2026-03-08T12:05:00Z"),
     )
@@ -982,7 +994,7 @@ fn tender_expires_at_respond_by_then_a_late_accept_is_recorded_not_applied() {
             "alert late_accept"
         ]
     );
-    assert_eq!(late.awarded, None);
+    assert_eq!(awarded(&late), None);
     assert_eq!(late.load.status, LoadStatus::Tendering);
     assert_eq!(late.load.carrier, None);
     assert_eq!(
@@ -1274,6 +1286,7 @@ fn a_997_rejecting_the_204_withdraws_the_tender_and_needs_a_person() {
     let rejected = on_ack(
         tendering,
         "LSO-1001-T1",
+        TenderPurpose::Original,
         &ack(
             AckStatus::Rejected,
             vec![AckError {
@@ -1967,7 +1980,7 @@ fn a_990_from_another_carrier_does_not_answer_the_tender() {
         ["response_ignored/no_tender_to_this_carrier"]
     );
     assert!(answered.commands.is_empty());
-    assert_eq!(answered.awarded, None);
+    assert_eq!(awarded(&answered), None);
     assert_eq!(answered.load.status, LoadStatus::Tendering);
     assert_eq!(
         tenders(&answered.load),
@@ -2062,4 +2075,46 @@ fn gps_pings_crossing_the_geofences_are_arrivals_and_departures() {
     assert_eq!(last.event.status, StatusType::ArrivedAtDelivery);
     assert_eq!(last.event.origin, StatusOrigin::Gps);
     assert_eq!(last.event.stop_seq, Some(2));
+}
+
+#[test]
+fn a_997_rejecting_a_cancellation_204_alerts_and_leaves_the_load_cancelled() {
+    let world = World::new();
+    let accepted = accepted(&world);
+    let cancelled = on_order_cancelled(
+        accepted,
+        &cancellation("2026-03-09T15:00:00Z"),
+        &world.at("2026-03-09T15:00:00Z"),
+    )
+    .unwrap()
+    .load;
+    assert_eq!(cancelled.status, LoadStatus::Cancelled);
+    let rejected = on_ack(
+        cancelled,
+        "LSO-1001-T1",
+        TenderPurpose::Cancellation,
+        &ack(AckStatus::Rejected, Vec::new()),
+        &world.at("2026-03-09T15:10:00Z"),
+    )
+    .unwrap();
+    assert_eq!(
+        decisions(&rejected),
+        ["tender_update_rejected/997_rejected"]
+    );
+    assert_eq!(commands(&rejected), ["alert tender_update_rejected_by_997"]);
+    assert_eq!(rejected.load.status, LoadStatus::Cancelled);
+
+    let confirmed = on_ack(
+        rejected.load,
+        "LSO-1001-T1",
+        TenderPurpose::Cancellation,
+        &ack(AckStatus::Accepted, Vec::new()),
+        &world.at("2026-03-09T15:20:00Z"),
+    )
+    .unwrap();
+    assert_eq!(
+        decisions(&confirmed),
+        ["tender_update_confirmed/997_accepted"]
+    );
+    assert!(confirmed.commands.is_empty());
 }

@@ -273,8 +273,10 @@ impl<S: Store> Decide<S> {
         cause: Option<&Event>,
         decide: impl FnOnce(LoadState, &Context<'_>) -> Result<Outcome, DecideError>,
     ) -> Result<UnitOfWork, HandlerError> {
-        let loaded: Loaded<LoadState> = self.read(tenant, LOAD_KIND, id).await?;
-        let Some(load) = loaded.value.clone() else {
+        let mut loaded: Loaded<LoadState> = self.read(tenant, LOAD_KIND, id).await?;
+        // The state can be large (its status log): taken, not copied; the write needs
+        // only the key and version.
+        let Some(load) = loaded.value.take() else {
             return Ok(self.unknown_load(tenant, id, cause));
         };
         let (history_loaded, history) = self.history(tenant).await?;
@@ -408,13 +410,14 @@ impl<S: Store> Decide<S> {
                     &self.policy.dispatch,
                 )
                 .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-                let load: Loaded<LoadState> = self.read(&tenant, LOAD_KIND, id.as_str()).await?;
+                let mut load: Loaded<LoadState> =
+                    self.read(&tenant, LOAD_KIND, id.as_str()).await?;
                 let (history_loaded, history) = self.history(&tenant).await?;
                 let now = self.clock.now();
                 let context = self.context(now, &history);
                 let outcome = process::on_pick(
                     &tenant,
-                    load.value.clone(),
+                    load.value.take(),
                     &order_state.order,
                     pick,
                     &context,
@@ -521,7 +524,15 @@ impl<S: Store> Decide<S> {
                     &tenant,
                     &transmission.shipper_load_id,
                     Some(&event),
-                    |state, ctx| process::on_ack(state, &transmission.tender_id, ack, ctx),
+                    |state, ctx| {
+                        process::on_ack(
+                            state,
+                            &transmission.tender_id,
+                            transmission.purpose,
+                            ack,
+                            ctx,
+                        )
+                    },
                 )
                 .await
             }

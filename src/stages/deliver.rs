@@ -25,6 +25,7 @@ use transload_connectors::x12::writer::{self, EnvelopeParams, OutgoingSet, Write
 use transload_core::bus::BusMessage;
 use transload_core::event::{Event, EventPayload};
 use transload_core::ids::PartnerId;
+use transload_core::model::TenderPurpose;
 use transload_core::store::{AuditEntry, StateKey, StateWrite, Store, UnitOfWork};
 use transload_mappings::{OutboundDocument, Registry};
 
@@ -67,8 +68,15 @@ pub struct TenderTransmission {
     pub shipper_load_id: String,
     /// The tender.
     pub tender_id: String,
+    /// What the 204 was: original, cancellation or change.
+    #[serde(default = "original")]
+    pub purpose: TenderPurpose,
     /// GS06 as written.
     pub group_control_number: String,
+}
+
+fn original() -> TenderPurpose {
+    TenderPurpose::Original
 }
 
 /// The key of a transmission record.
@@ -194,6 +202,7 @@ impl<S: Store> Deliver<S> {
                     EventPayload::TenderOffered(tender) => Some(TenderTransmission {
                         shipper_load_id: tender.shipment.shipper_load_id.to_string(),
                         tender_id: tender.tender_id.clone(),
+                        purpose: tender.purpose,
                         group_control_number,
                     }),
                     _ => None,
