@@ -25,9 +25,12 @@ use crate::http::{AppState, Backends, hub_router_with_backends};
 use crate::intake::auth::ApiKeys;
 use crate::intake::{IntakeSetupError, IntakeState};
 use crate::loads_api::LoadsApi;
-use crate::pipeline::{OutboxRelay, RetryPolicy, StageWorker, WorkerOptions};
+use crate::pipeline::{
+    OutboxRelay, PendingState, RetryPolicy, StageWorker, WithPendingState, WorkerOptions,
+};
 use crate::stages::decide::{Clock, DecideOptions};
 use crate::stages::deliver::DeliverSetupError;
+use crate::stages::translate::CORRELATION_HEADER;
 use crate::stages::{Decide, Deliver, Translate};
 use crate::store::AnyStore;
 
@@ -186,8 +189,11 @@ impl Hub {
         let clock = Clock::default();
         let decide = match (&config.orchestrator, &carriers) {
             (Some(section), Some(carriers)) => {
+                // Decide commits each batch at once; a decision reads the state the
+                // decisions before it in the batch wrote through `pending`.
+                let pending = PendingState::default();
                 let decide = Decide::new(
-                    store.clone(),
+                    WithPendingState::new(store.clone(), pending.clone()),
                     Arc::clone(carriers),
                     Arc::new(section.policy()),
                     Arc::clone(&partners),
@@ -208,7 +214,8 @@ impl Hub {
                     .map_err(|e| StartError::Stage {
                         stage: Stage::Events,
                         reason: e.to_string(),
-                    })?,
+                    })?
+                    .with_pending_state(pending),
                 )
             }
             _ => None,
@@ -271,14 +278,28 @@ impl Drop for Hub {
     }
 }
 
+/// Messages of one batch that translate and deliver handle at once. Translate's lanes
+/// are independent (its units are still committed in the order the messages came);
+/// deliver sends what concerns one load (its correlation id) one message after another.
+/// Decide handles one message at a time (each decision reads what the previous wrote)
+/// and commits its batch at once.
+const STAGE_CONCURRENCY: usize = 8;
+
 fn worker_options(name: &str, stage: Stage) -> WorkerOptions {
+    let (concurrency, ordered_by) = match stage {
+        Stage::Inbound => (STAGE_CONCURRENCY, None),
+        Stage::Outbound => (STAGE_CONCURRENCY, Some(CORRELATION_HEADER)),
+        Stage::Events => (1, None),
+    };
     WorkerOptions {
         name: name.to_owned(),
         stage,
-        batch: 50,
+        batch: 200,
         batch_wait: Duration::from_secs(1),
         consumer: ConsumerOptions::default(),
         retry: RetryPolicy::default(),
+        concurrency,
+        ordered_by,
     }
 }
 

@@ -19,6 +19,39 @@ pub fn open_durable(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
+/// How a transaction on a connection opened by [`open_durable`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = FULL`: fsync'd at commit, it survives a crash of the machine.
+    Full,
+    /// `synchronous = NORMAL` (WAL): atomic and kept across a crash of the process, but
+    /// the last ones may be lost with the machine. For writes whose loss only makes a
+    /// message come again (a lease, an acknowledgement, a published mark), which the
+    /// processed markers absorb.
+    Normal,
+}
+
+/// Sets `sync` for the next transactions on `connection` when `current` differs, and
+/// records it there.
+///
+/// # Errors
+/// When the pragma fails.
+pub fn set_sync(
+    connection: &Connection,
+    current: &mut Durability,
+    sync: Durability,
+) -> rusqlite::Result<()> {
+    if *current != sync {
+        let value = match sync {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        connection.pragma_update(None, "synchronous", value)?;
+        *current = sync;
+    }
+    Ok(())
+}
+
 /// Whether `error` is SQLite saying another connection holds the lock (worth a retry).
 #[must_use]
 pub fn is_busy(error: &rusqlite::Error) -> bool {

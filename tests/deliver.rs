@@ -119,6 +119,8 @@ async fn hub(endpoint: Option<&str>) -> Hub {
             factor: 2.0,
             max_attempts: 1,
         },
+        concurrency: 4,
+        ordered_by: Some(transload::stages::translate::CORRELATION_HEADER),
     };
     let worker = StageWorker::new(&bus, store.clone(), handler, worker_options, None)
         .await

@@ -618,6 +618,67 @@ async fn state_writers_race<H: Harness>(harness: &H) {
     assert_eq!(all_pending(&harness.store()).await.len(), 1);
 }
 
+/// Many writers at once (the SQLite store commits them together, each in a savepoint):
+/// the units that fail (a state conflict) or find their message processed before roll
+/// back alone; every other unit is committed whole.
+async fn concurrent_commits_fail_alone<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let seen = Uuid::now_v7();
+    let first = UnitOfWork {
+        processed: processed("batch", seen),
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, first).await, CommitOutcome::Committed);
+    let mut tasks = Vec::new();
+    for n in 0..60_usize {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let own = key("acme", "batch", &format!("K-{n}"));
+            let mut states = vec![write(&own, None, json!(n))];
+            if n % 5 == 0 {
+                // After its own state, a version of another that does not exist.
+                let missing = key("acme", "batch-missing", &format!("K-{n}"));
+                states.push(write(&missing, Some(4), json!(n)));
+            }
+            let unit = UnitOfWork {
+                // Every third unit's message was processed before.
+                processed: processed("batch", if n % 3 == 0 { seen } else { Uuid::now_v7() }),
+                states,
+                outbox: vec![(Stage::Outbound, message(n))],
+                ..UnitOfWork::default()
+            };
+            (n, store.commit(unit).await)
+        }));
+    }
+    let mut committed = Vec::new();
+    for task in tasks {
+        let (n, outcome) = task.await.unwrap();
+        match outcome {
+            Ok(CommitOutcome::Committed) => committed.push(n),
+            Ok(CommitOutcome::AlreadyProcessed) => assert_eq!(n % 3, 0, "unit {n}"),
+            Err(StoreError::Conflict { .. }) => assert_eq!(n % 5, 0, "unit {n}"),
+            other => panic!("unit {n}: unexpected {other:?}"),
+        }
+    }
+    committed.sort_unstable();
+    let expected: Vec<usize> = (0..60).filter(|n| n % 3 != 0 && n % 5 != 0).collect();
+    assert_eq!(committed, expected);
+    for n in 0..60_usize {
+        let stored = store
+            .load_state(&key("acme", "batch", &format!("K-{n}")))
+            .await
+            .unwrap();
+        assert_eq!(stored.is_some(), expected.contains(&n), "state of unit {n}");
+    }
+    let mut published: Vec<usize> = all_pending(&store)
+        .await
+        .into_iter()
+        .map(|record| record.message.headers["n"].parse().unwrap())
+        .collect();
+    published.sort_unstable();
+    assert_eq!(published, expected);
+}
+
 async fn state_is_isolated_by_tenant<H: Harness>(harness: &H) {
     let store = harness.store();
     let acme = key("acme", "load", "L-9");
@@ -1244,6 +1305,7 @@ macro_rules! store_conformance {
             raw_dedupe_under_concurrency,
             state_optimistic_concurrency,
             state_writers_race,
+            concurrent_commits_fail_alone,
             state_is_isolated_by_tenant,
             audit_is_isolated_by_tenant,
             audit_log_is_oldest_first,

@@ -90,6 +90,8 @@ async fn hub() -> Hub {
             factor: 2.0,
             max_attempts: 2,
         },
+        concurrency: 4,
+        ordered_by: None,
     };
     let worker = StageWorker::new(&bus, store.clone(), handler, options, None)
         .await

@@ -215,7 +215,7 @@ pub struct DeadLetterFilter {
 }
 
 /// What went wrong in the store.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     /// The database cannot be reached now; retry later.
     #[error("store unavailable: {0}")]
@@ -239,15 +239,26 @@ pub enum StoreError {
     /// Anything else from the database.
     #[error("store error: {0}")]
     Other(String),
+    /// Not attempted: an earlier unit of its chain was not committed
+    /// ([`Store::commit_chain`]); nothing of it was written, try it again.
+    #[error("not attempted: an earlier unit of its batch was not committed")]
+    NotAttempted,
 }
 
 impl StoreError {
+    /// The error of a unit not attempted because an earlier unit of its chain was not
+    /// committed ([`Store::commit_chain`]).
+    #[must_use]
+    pub fn chain_broken() -> StoreError {
+        StoreError::NotAttempted
+    }
+
     /// Whether trying again later may succeed.
     #[must_use]
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StoreError::Unavailable(_) | StoreError::Conflict { .. }
+            StoreError::Unavailable(_) | StoreError::Conflict { .. } | StoreError::NotAttempted
         )
     }
 }
@@ -259,6 +270,48 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         unit: UnitOfWork,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// Applies `units` in order, each as [`Store::commit`] would (atomically, failing or
+    /// rolling back alone), and returns their outcomes in the same order. A store may
+    /// commit them together (one durable write for all); by default they are committed
+    /// one after another.
+    fn commit_all(
+        &self,
+        units: Vec<UnitOfWork>,
+    ) -> impl Future<Output = Vec<Result<CommitOutcome, StoreError>>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(units.len());
+            for unit in units {
+                outcomes.push(self.commit(unit).await);
+            }
+            outcomes
+        }
+    }
+
+    /// Applies `units` in order, each as [`Store::commit`] would, as a chain: each may rest
+    /// on what the ones before it wrote, so the first unit that is not committed (any
+    /// other outcome, or an error) stops the chain, and every unit after it comes back as
+    /// [`StoreError::NotAttempted`]. By default one after
+    /// another; a store may commit them together.
+    fn commit_chain(
+        &self,
+        units: Vec<UnitOfWork>,
+    ) -> impl Future<Output = Vec<Result<CommitOutcome, StoreError>>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(units.len());
+            let mut broken = false;
+            for unit in units {
+                if broken {
+                    outcomes.push(Err(StoreError::chain_broken()));
+                    continue;
+                }
+                let outcome = self.commit(unit).await;
+                broken = !matches!(outcome, Ok(CommitOutcome::Committed));
+                outcomes.push(outcome);
+            }
+            outcomes
+        }
+    }
 
     /// Reads one piece of state.
     fn load_state(

@@ -16,6 +16,7 @@ mod definition;
 mod error;
 mod input;
 mod lineage;
+pub mod lookup;
 mod mapping;
 mod program;
 mod registry;

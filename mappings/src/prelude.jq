@@ -81,40 +81,10 @@ def to_x12_date: if . == null then null else .[0:10] | gsub("-"; "") end;
 # "2026-11-25T13:42:00" -> "1342"
 def to_x12_time: if . == null then null else .[11:16] | gsub(":"; "") end;
 
-# X12 time codes (AT707, G6204...) -> a zone; null for local time or unknown codes.
-def x12_time_code_zone:
-  {"UT": "+00:00", "GM": "+00:00", "Z": "+00:00",
-   "ET": "America/New_York", "ED": "-04:00", "ES": "-05:00",
-   "CT": "America/Chicago", "CD": "-05:00", "CS": "-06:00",
-   "MT": "America/Denver", "MD": "-06:00", "MS": "-07:00",
-   "PT": "America/Los_Angeles", "PD": "-07:00", "PS": "-08:00",
-   "AT": "America/Halifax", "AD": "-03:00", "AS": "-04:00",
-   "NT": "America/St_Johns", "HT": "Pacific/Honolulu", "HS": "-10:00",
-   "AK": "America/Anchorage"}[. // ""];
-
-# The usual zone of a US state or Canadian province (the zone of most of its area; a
-# heuristic for a stop's location when the message gives no zone).
-def region_zone:
-  {"AL": "America/Chicago", "AK": "America/Anchorage", "AZ": "America/Phoenix",
-   "AR": "America/Chicago", "CA": "America/Los_Angeles", "CO": "America/Denver",
-   "CT": "America/New_York", "DE": "America/New_York", "DC": "America/New_York",
-   "FL": "America/New_York", "GA": "America/New_York", "HI": "Pacific/Honolulu",
-   "ID": "America/Boise", "IL": "America/Chicago", "IN": "America/Indiana/Indianapolis",
-   "IA": "America/Chicago", "KS": "America/Chicago", "KY": "America/New_York",
-   "LA": "America/Chicago", "ME": "America/New_York", "MD": "America/New_York",
-   "MA": "America/New_York", "MI": "America/Detroit", "MN": "America/Chicago",
-   "MS": "America/Chicago", "MO": "America/Chicago", "MT": "America/Denver",
-   "NE": "America/Chicago", "NV": "America/Los_Angeles", "NH": "America/New_York",
-   "NJ": "America/New_York", "NM": "America/Denver", "NY": "America/New_York",
-   "NC": "America/New_York", "ND": "America/Chicago", "OH": "America/New_York",
-   "OK": "America/Chicago", "OR": "America/Los_Angeles", "PA": "America/New_York",
-   "RI": "America/New_York", "SC": "America/New_York", "SD": "America/Chicago",
-   "TN": "America/Chicago", "TX": "America/Chicago", "UT": "America/Denver",
-   "VT": "America/New_York", "VA": "America/New_York", "WA": "America/Los_Angeles",
-   "WV": "America/New_York", "WI": "America/Chicago", "WY": "America/Denver",
-   "ON": "America/Toronto", "QC": "America/Toronto", "BC": "America/Vancouver",
-   "AB": "America/Edmonton", "MB": "America/Winnipeg", "SK": "America/Regina",
-   "NS": "America/Halifax", "NB": "America/Moncton", "NL": "America/St_Johns"}[. // ""];
+# `x12_time_code_zone` (X12 time codes of AT707, G6204... -> a zone; null for local time
+# or unknown codes) and `region_zone` (the usual zone of a US state or Canadian province,
+# the zone of most of its area: a heuristic for a stop's location when the message gives
+# no zone) are native lookups; see mappings/src/lookup.rs for the tables.
 
 # A canonical ZonedTime from a local date-time, a zone (IANA name or offset, or null) and
 # how the zone was chosen ("explicit", "stop_location", "partner_default", "hub_default").
@@ -125,6 +95,10 @@ def zoned(local; zone; source):
   else {local: local, zone: zone, utc: (local | zone_utc(zone)), zone_source: source} end;
 
 # `zone_local(zone)` is native too: an instant (RFC 3339) -> the local date-time in a zone.
+
+# `rfc3339_parts` is native: "2026-11-25T07:31:00-06:00" -> {"local": "2026-11-25T07:31:00",
+# "zone": "-06:00"} ("Z" gives "+00:00", fractional seconds are dropped); an error for
+# anything else.
 
 # The first non-null zone of a list of [zone, source] pairs, as a ZonedTime of `local`.
 def zoned_first(local; pairs):
@@ -146,18 +120,17 @@ def mapped(name): code_map(name) // .;
 # The reverse lookup: the first partner code that maps to `.`.
 def code_unmap(name): . as $v | first(($partner.code_maps[name] // {}) | to_entries[] | select(.value == $v) | .key) // null;
 
-# ISO 3166 alpha-3 (as some X12 senders write it) to alpha-2 for North America; other
-# values pass unchanged.
-def country2: {"USA": "US", "CAN": "CA", "MEX": "MX"}[. // ""] // .;
+# `country2` is native: ISO 3166 alpha-3 (as some X12 senders write it) to alpha-2 for
+# North America; other values pass unchanged.
 
 # Whether `.` equals one of the items of the array `xs` (jq's IN, by another name).
 def in_list(xs): . as $v | any(xs[]; . == $v);
 
-# Drops keys whose value is null, an empty array or an empty object (one level).
-def compact: with_entries(select(.value != null and .value != [] and .value != {}));
+# `compact` is native: drops keys whose value is null, an empty array or an empty object
+# (one level).
 
 # Trims spaces; null stays null.
-def trim_or_null: if . == null then null else (sub("^\\s+"; "") | sub("\\s+$"; "")) | if . == "" then null else . end end;
+def trim_or_null: if . == null then null else trim | if . == "" then null else . end end;
 
 # A decimal number as an exact string: "14.60" stays, 1460 -> "1460", null -> null.
 def decimal: if . == null then null elif type == "number" then tostring else . end;

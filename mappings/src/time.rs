@@ -54,9 +54,57 @@ pub fn utc_to_local(utc: &str, zone: &str) -> Result<String, String> {
         .to_string())
 }
 
+/// An RFC 3339 time with an offset split into its local date-time (seconds precision,
+/// fractions dropped) and its offset (`Z` as `+00:00`): `2026-11-25T07:31:00.5-06:00`
+/// gives `("2026-11-25T07:31:00", "-06:00")`. `None` for anything else.
+#[must_use]
+pub fn rfc3339_parts(time: &str) -> Option<(String, String)> {
+    // Validates the whole text (calendar, clock and offset) first.
+    time.parse::<jiff::Timestamp>().ok()?;
+    let local = time.get(..19)?;
+    let rest = time.get(19..)?;
+    let zone = if rest.eq_ignore_ascii_case("z") || rest.ends_with(['Z', 'z']) {
+        "+00:00"
+    } else {
+        rest.get(rest.len().checked_sub(6)?..)?
+    };
+    let shaped = local
+        .as_bytes()
+        .get(10)
+        .is_some_and(|b| matches!(b, b'T' | b't'))
+        && zone.len() == 6
+        && zone.starts_with(['+', '-']);
+    shaped.then(|| (local.replace('t', "T"), zone.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_rfc3339_times() {
+        assert_eq!(
+            rfc3339_parts("2026-11-25T07:31:00-06:00"),
+            Some(("2026-11-25T07:31:00".to_owned(), "-06:00".to_owned()))
+        );
+        assert_eq!(
+            rfc3339_parts("2026-11-25T07:31:00.123Z"),
+            Some(("2026-11-25T07:31:00".to_owned(), "+00:00".to_owned()))
+        );
+        assert_eq!(
+            rfc3339_parts("2026-11-25T07:31:00.5+05:30"),
+            Some(("2026-11-25T07:31:00".to_owned(), "+05:30".to_owned()))
+        );
+        for bad in [
+            "2026-11-25T07:31:00",
+            "2026-11-25 07:31",
+            "2026-13-25T07:31:00Z",
+            "",
+            "é",
+        ] {
+            assert_eq!(rfc3339_parts(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn reads_local_times_in_names_and_offsets() {

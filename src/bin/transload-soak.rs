@@ -107,6 +107,8 @@ fn worker_options(name: &str, stage: Stage) -> WorkerOptions {
             visibility_timeout: Duration::from_secs(3),
         },
         retry: RetryPolicy::default(),
+        concurrency: if stage == Stage::Events { 1 } else { 8 },
+        ordered_by: None,
     }
 }
 
@@ -182,6 +184,6 @@ fn main() -> anyhow::Result<()> {
             ),
             (None, None) => anyhow::bail!("--store-file or --postgres-url"),
         };
-        run(bus, store).await
+        Box::pin(run(bus, store)).await
     })
 }

@@ -25,7 +25,7 @@ use transload_core::bus::{
 };
 use uuid::Uuid;
 
-use crate::sqlite::{is_busy, migrate, open_durable};
+use crate::sqlite::{Durability, is_busy, migrate, open_durable, set_sync};
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/embedded_0001.sql")];
 /// How often an idle consumer looks for messages published by another process or
@@ -101,6 +101,7 @@ impl EmbeddedBus {
                 Writer {
                     connection,
                     options,
+                    sync: Durability::Full,
                 }
                 .run(&operations);
             })
@@ -342,6 +343,7 @@ impl Consumer for EmbeddedConsumer {
 struct Writer {
     connection: Connection,
     options: EmbeddedBusOptions,
+    sync: Durability,
 }
 
 /// An operation's result, held until the transaction it belongs to has committed.
@@ -366,8 +368,26 @@ impl Writer {
     }
 
     /// Applies `batch` in one transaction and answers each caller after the commit.
+    /// The commit is fsync'd when the batch publishes; leases, acknowledgements, retries
+    /// and rejections alone are not: losing them with the machine only delivers their
+    /// messages again, which the stages' processed markers absorb.
     fn apply_batch(&mut self, batch: Vec<Operation>) {
         let options = self.options.clone();
+        let publishes = batch
+            .iter()
+            .any(|operation| matches!(operation, Operation::Publish { .. }));
+        let sync = if publishes {
+            Durability::Full
+        } else {
+            Durability::Normal
+        };
+        if let Err(error) = set_sync(&self.connection, &mut self.sync, sync) {
+            let error = bus_error(error);
+            for operation in batch {
+                fail(operation, &error);
+            }
+            return;
+        }
         let transaction = match self
             .connection
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

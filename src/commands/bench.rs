@@ -88,6 +88,10 @@ pub(crate) struct BenchArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Write the hub's Prometheus metrics (per stage: processed, latency histograms) to
+    /// this file at the end of the hub path.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) metrics_out: Option<std::path::PathBuf>,
 }
 
 /// The path timed through the hub.
@@ -210,6 +214,12 @@ async fn measure(args: &BenchArgs, plan: Plan) -> anyhow::Result<Report> {
         }
         .context("the hub path failed")?;
         report.runs.push(run);
+        if let Some(file) = &args.metrics_out {
+            let text = transload::metrics::render()
+                .map_err(|reason| anyhow::anyhow!("no metrics to write: {reason}"))?;
+            std::fs::write(file, text)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+        }
     }
     if !args.no_baseline {
         let run = baseline::run(&args.amqp_url, plan, size, hops)

@@ -1,11 +1,13 @@
 //! The pipeline machinery shared by every stage: the stage worker (consume a batch,
 //! handle, commit, acknowledge), the outbox relay (publish what was committed), and the
-//! retry policy.
+//! retry policy, and the pending state a batch's handler reads before its commit.
 
+pub mod pending_state;
 pub mod relay;
 pub mod retry;
 pub mod worker;
 
+pub use pending_state::{PendingState, WithPendingState};
 pub use relay::{OutboxRelay, RelayError};
 pub use retry::RetryPolicy;
 pub use worker::{Handler, HandlerError, StageWorker, WorkerOptions};

@@ -3,21 +3,38 @@
 //! message's processed marker, then acknowledges the batch at once (one multi-ack after
 //! a durable batch). Failures are retried with backoff or dead-lettered with their
 //! reason and original bytes; nothing is dropped.
+//!
+//! With `concurrency` 1 each message is handled and committed before the next is
+//! handled, so a handler that reads state sees what the previous message wrote (the
+//! orchestrator). Above 1, the messages of a batch are handled up to `concurrency` at
+//! a time on the runtime's threads (messages with the same value of the `ordered_by`
+//! header one after another, in the order they came), then their units are committed
+//! together, in the order the messages came ([`Store::commit_all`]): one durable write
+//! for the batch, each unit still failing alone.
+//!
+//! A worker given a [`PendingState`] ([`StageWorker::with_pending_state`]) handles its
+//! batch one message after another without committing in between: each unit's state
+//! writes are recorded there, where the handler reads them (through
+//! [`crate::pipeline::WithPendingState`]), and the units are committed at the end as a
+//! chain ([`Store::commit_chain`]).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use jiff::Timestamp;
 use thiserror::Error;
 use tokio::sync::Notify;
 use transload_core::bus::{Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery, Stage};
 use transload_core::ids::{PartnerId, TenantId};
-use transload_core::store::{CommitOutcome, DeadLetter, Processed, Store, UnitOfWork};
+use transload_core::store::{CommitOutcome, DeadLetter, Processed, Store, StoreError, UnitOfWork};
 use uuid::Uuid;
 
 use crate::ingest::{PARTNER_HEADER, TENANT_HEADER};
 use crate::metrics::{self, Outcome};
+use crate::pipeline::pending_state::PendingState;
 use crate::pipeline::retry::RetryPolicy;
 
 /// Why a handler could not process a message.
@@ -75,6 +92,13 @@ pub struct WorkerOptions {
     pub consumer: ConsumerOptions,
     /// Backoff for transient failures.
     pub retry: RetryPolicy,
+    /// Messages of a batch handled at once (1: one after another, each committed
+    /// before the next is handled).
+    pub concurrency: usize,
+    /// With `concurrency` above 1, messages with the same value of this header are
+    /// handled one after another, in the order they came (e.g. everything about one
+    /// load); messages without it are independent.
+    pub ordered_by: Option<&'static str>,
 }
 
 /// What happened to the deliveries of one batch.
@@ -97,9 +121,10 @@ pub struct BatchReport {
 pub struct StageWorker<B: Bus, S, H> {
     consumer: B::Consumer,
     store: S,
-    handler: H,
+    handler: Arc<H>,
     options: WorkerOptions,
     relay: Option<Arc<Notify>>,
+    pending: Option<PendingState>,
 }
 
 enum Verdict {
@@ -131,10 +156,19 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         Ok(Self {
             consumer,
             store,
-            handler,
+            handler: Arc::new(handler),
             options,
             relay,
+            pending: None,
         })
+    }
+
+    /// Commits each batch at once as a chain, recording the state each unit writes in
+    /// `pending` (which the handler must read through) for the messages after it.
+    #[must_use]
+    pub fn with_pending_state(mut self, pending: PendingState) -> Self {
+        self.pending = Some(pending);
+        self
     }
 
     /// Handles one batch (waiting up to the batch wait for it); an empty report when
@@ -147,15 +181,32 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             .consumer
             .next_batch(self.options.batch, self.options.batch_wait)
             .await?;
+        let started = Instant::now();
+        let partners: Vec<Option<String>> = deliveries
+            .iter()
+            .map(|delivery| delivery.message.headers.get(PARTNER_HEADER).cloned())
+            .collect();
+        for partner in &partners {
+            metrics::received(&self.options.name, partner.as_deref());
+        }
+        let mut wrote_outbox = false;
+        let verdicts = if self.options.concurrency > 1 && deliveries.len() > 1 {
+            self.process_together(&deliveries, &mut wrote_outbox).await
+        } else if let Some(pending) = &self.pending {
+            self.process_chained(&deliveries, pending, &mut wrote_outbox)
+                .await
+        } else {
+            let mut verdicts = Vec::with_capacity(deliveries.len());
+            for delivery in &deliveries {
+                verdicts.push(self.process(delivery, &mut wrote_outbox).await);
+            }
+            verdicts
+        };
         let mut report = BatchReport::default();
         let mut done = Vec::with_capacity(deliveries.len());
-        let mut wrote_outbox = false;
-        for delivery in deliveries {
-            let started = Instant::now();
-            let partner = delivery.message.headers.get(PARTNER_HEADER).cloned();
+        for ((delivery, verdict), partner) in deliveries.into_iter().zip(verdicts).zip(partners) {
             let message_id = delivery.message.id;
-            metrics::received(&self.options.name, partner.as_deref());
-            let outcome = match self.process(&delivery, &mut wrote_outbox).await {
+            let outcome = match verdict {
                 Verdict::Committed => {
                     report.committed += 1;
                     done.push(delivery);
@@ -220,22 +271,212 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         }
     }
 
+    /// Handles and commits one message.
     async fn process(&self, delivery: &Delivery, wrote_outbox: &mut bool) -> Verdict {
-        let message = &delivery.message;
-        let mut unit = match self.handler.handle(message).await {
+        let unit = match self.handler.handle(&delivery.message).await {
             Ok(unit) => unit,
-            Err(HandlerError::Permanent(reason)) => return Verdict::DeadLetter(reason),
-            Err(HandlerError::Transient(reason)) => {
-                return self.retry_or_give_up(delivery.attempt, reason);
-            }
-            Err(HandlerError::NotDue(delay)) => return Verdict::Defer(delay),
+            Err(error) => return self.refused(delivery, error),
         };
-        let mut has_outbox = !unit.outbox.is_empty() || !unit.redrives.is_empty();
+        let (unit, has_outbox) = self.marked(&delivery.message, unit);
+        let outcome = self.store.commit(unit).await;
+        self.committed(delivery, outcome, has_outbox, wrote_outbox)
+            .await
+    }
+
+    /// Handles the messages of a batch concurrently (one lane per value of the
+    /// `ordered_by` header), then commits their units together in the order they came.
+    async fn process_together(
+        &self,
+        deliveries: &[Delivery],
+        wrote_outbox: &mut bool,
+    ) -> Vec<Verdict> {
+        let handled = self.handle_concurrently(deliveries).await;
+        let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(deliveries.len());
+        let mut units = Vec::new();
+        let mut committing = Vec::new();
+        for (index, (delivery, result)) in deliveries.iter().zip(handled).enumerate() {
+            match result {
+                Ok(unit) => {
+                    let (unit, has_outbox) = self.marked(&delivery.message, unit);
+                    units.push(unit);
+                    committing.push((index, has_outbox));
+                    verdicts.push(None);
+                }
+                Err(error) => verdicts.push(Some(self.refused(delivery, error))),
+            }
+        }
+        let outcomes = self.store.commit_all(units).await;
+        self.settle(deliveries, verdicts, committing, outcomes, wrote_outbox)
+            .await
+    }
+
+    /// Handles the messages of a batch one after another, each reading the state the
+    /// ones before it wrote (in `pending`), then commits their units as a chain.
+    async fn process_chained(
+        &self,
+        deliveries: &[Delivery],
+        pending: &PendingState,
+        wrote_outbox: &mut bool,
+    ) -> Vec<Verdict> {
+        pending.clear();
+        let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(deliveries.len());
+        let mut units = Vec::new();
+        let mut committing = Vec::new();
+        for (index, delivery) in deliveries.iter().enumerate() {
+            // A message delivered again may have been committed before: handling it again
+            // would show the messages after it its effect twice.
+            if delivery.attempt > 1
+                && let Ok(true) = self
+                    .store
+                    .is_processed(&self.options.name, delivery.message.id)
+                    .await
+            {
+                verdicts.push(Some(Verdict::Duplicate));
+                continue;
+            }
+            match self.handler.handle(&delivery.message).await {
+                Ok(unit) => {
+                    pending.record(&unit.states);
+                    let (unit, has_outbox) = self.marked(&delivery.message, unit);
+                    units.push(unit);
+                    committing.push((index, has_outbox));
+                    verdicts.push(None);
+                }
+                Err(error) => verdicts.push(Some(self.refused(delivery, error))),
+            }
+        }
+        let outcomes = self.store.commit_chain(units).await;
+        pending.clear();
+        self.settle(deliveries, verdicts, committing, outcomes, wrote_outbox)
+            .await
+    }
+
+    /// The verdicts of a batch once its units' outcomes are known.
+    async fn settle(
+        &self,
+        deliveries: &[Delivery],
+        mut verdicts: Vec<Option<Verdict>>,
+        committing: Vec<(usize, bool)>,
+        outcomes: Vec<Result<CommitOutcome, StoreError>>,
+        wrote_outbox: &mut bool,
+    ) -> Vec<Verdict> {
+        for ((index, has_outbox), outcome) in committing.into_iter().zip(outcomes) {
+            if let (Some(delivery), Some(slot)) = (deliveries.get(index), verdicts.get_mut(index)) {
+                *slot = Some(
+                    self.committed(delivery, outcome, has_outbox, wrote_outbox)
+                        .await,
+                );
+            }
+        }
+        verdicts
+            .into_iter()
+            .map(|verdict| verdict.unwrap_or(Verdict::Retry(self.options.retry.first_delay)))
+            .collect()
+    }
+
+    /// Runs the handler on every delivery, up to `concurrency` lanes at once on the
+    /// runtime's threads; the results in the order of `deliveries`.
+    async fn handle_concurrently(
+        &self,
+        deliveries: &[Delivery],
+    ) -> Vec<Result<UnitOfWork, HandlerError>> {
+        let mut lanes: Vec<Vec<(usize, BusMessage)>> = Vec::new();
+        let mut lane_of_key: HashMap<&str, usize> = HashMap::new();
+        for (index, delivery) in deliveries.iter().enumerate() {
+            let key = self
+                .options
+                .ordered_by
+                .and_then(|header| delivery.message.headers.get(header))
+                .map(String::as_str);
+            let entry = (index, delivery.message.clone());
+            match key.and_then(|key| lane_of_key.get(key).copied()) {
+                Some(lane) => {
+                    if let Some(lane) = lanes.get_mut(lane) {
+                        lane.push(entry);
+                    }
+                }
+                None => {
+                    if let Some(key) = key {
+                        lane_of_key.insert(key, lanes.len());
+                    }
+                    lanes.push(vec![entry]);
+                }
+            }
+        }
+        let tasks = lanes.into_iter().map(|lane| {
+            let handler = Arc::clone(&self.handler);
+            let indices: Vec<usize> = lane.iter().map(|(index, _)| *index).collect();
+            let task = tokio::spawn(async move {
+                let mut results = Vec::with_capacity(lane.len());
+                for (index, message) in lane {
+                    results.push((index, handler.handle(&message).await));
+                }
+                results
+            });
+            async move {
+                task.await.unwrap_or_else(|error| {
+                    let reason = format!("the handler failed: {error}");
+                    indices
+                        .into_iter()
+                        .map(|index| (index, Err(HandlerError::Transient(reason.clone()))))
+                        .collect()
+                })
+            }
+        });
+        let mut results: Vec<Option<Result<UnitOfWork, HandlerError>>> =
+            deliveries.iter().map(|_| None).collect();
+        let mut lanes =
+            futures_util::stream::iter(tasks).buffer_unordered(self.options.concurrency);
+        while let Some(lane) = lanes.next().await {
+            for (index, result) in lane {
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = Some(result);
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| {
+                    Err(HandlerError::Transient(
+                        "the message was not handled".to_owned(),
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The unit with the message's processed marker, and whether it publishes anything.
+    fn marked(&self, message: &BusMessage, mut unit: UnitOfWork) -> (UnitOfWork, bool) {
+        let has_outbox = !unit.outbox.is_empty() || !unit.redrives.is_empty();
         unit.processed = Some(Processed {
             consumer: self.options.name.clone(),
             message_id: message.id,
         });
-        let outcome = match self.store.commit(unit).await {
+        (unit, has_outbox)
+    }
+
+    /// What to do with a message the handler refused.
+    fn refused(&self, delivery: &Delivery, error: HandlerError) -> Verdict {
+        match error {
+            HandlerError::Permanent(reason) => Verdict::DeadLetter(reason),
+            HandlerError::Transient(reason) => self.retry_or_give_up(delivery.attempt, reason),
+            HandlerError::NotDue(delay) => Verdict::Defer(delay),
+        }
+    }
+
+    /// What to do with a message after its unit's commit (a duplicate control number
+    /// asks the handler what to write instead, and commits that).
+    async fn committed(
+        &self,
+        delivery: &Delivery,
+        outcome: Result<CommitOutcome, StoreError>,
+        has_outbox: bool,
+        wrote_outbox: &mut bool,
+    ) -> Verdict {
+        let message = &delivery.message;
+        let mut has_outbox = has_outbox;
+        let outcome = match outcome {
             Ok(CommitOutcome::DuplicateControlNumber { sequence, number }) => {
                 match self
                     .handler
@@ -244,18 +485,11 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                 {
                     Ok(mut instead) => {
                         instead.received_control_numbers.clear();
-                        has_outbox = !instead.outbox.is_empty() || !instead.redrives.is_empty();
-                        instead.processed = Some(Processed {
-                            consumer: self.options.name.clone(),
-                            message_id: message.id,
-                        });
+                        let (instead, outbox) = self.marked(message, instead);
+                        has_outbox = outbox;
                         self.store.commit(instead).await
                     }
-                    Err(HandlerError::Permanent(reason)) => return Verdict::DeadLetter(reason),
-                    Err(HandlerError::Transient(reason)) => {
-                        return self.retry_or_give_up(delivery.attempt, reason);
-                    }
-                    Err(HandlerError::NotDue(delay)) => return Verdict::Defer(delay),
+                    Err(error) => return self.refused(delivery, error),
                 }
             }
             other => other,
@@ -271,6 +505,8 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             Ok(CommitOutcome::DuplicateControlNumber { sequence, number }) => Verdict::DeadLetter(
                 format!("duplicate: the partner sent {sequence} {number} before"),
             ),
+            // Its chain stopped before it: handled again at once, not an attempt of its own.
+            Err(StoreError::NotAttempted) => Verdict::Defer(Duration::ZERO),
             Err(error) if error.is_transient() => {
                 self.retry_or_give_up(delivery.attempt, error.to_string())
             }

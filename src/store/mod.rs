@@ -1,6 +1,7 @@
 //! Implementations of [`transload_core::store::Store`]: `sqlite` (embedded) and
 //! `postgres` (several hub processes).
 
+mod group_commit;
 pub mod postgres;
 pub mod sqlite;
 
@@ -33,6 +34,14 @@ macro_rules! delegate {
 impl Store for AnyStore {
     async fn commit(&self, unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
         delegate!(self, store => store.commit(unit))
+    }
+
+    async fn commit_all(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
+        delegate!(self, store => store.commit_all(units))
+    }
+
+    async fn commit_chain(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
+        delegate!(self, store => store.commit_chain(units))
     }
 
     async fn load_state(&self, key: &StateKey) -> Result<Option<StateRecord>, StoreError> {

@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use transload_core::bus::{BusMessage, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
@@ -14,14 +15,22 @@ use transload_core::store::{
 };
 use uuid::Uuid;
 
-use crate::sqlite::{is_busy, migrate, open_durable};
+use crate::sqlite::{Durability, is_busy, migrate, open_durable};
+use crate::store::group_commit::GroupCommit;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_initial.sql")];
 
-/// The store in one SQLite file. Cloning shares the connection.
+/// Read connections: the stages, the relay and the APIs read at once.
+const READERS: usize = 4;
+
+/// The store in one SQLite file. Writes go through a group commit on the write
+/// connection ([`GroupCommit`]); reads use connections of their own ([`READERS`]), so
+/// they neither wait for a commit's fsync nor see uncommitted writes. Cloning shares
+/// them all.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    connection: Arc<Mutex<Connection>>,
+    readers: Arc<[Mutex<Connection>]>,
+    writer: Arc<GroupCommit>,
 }
 
 impl SqliteStore {
@@ -32,22 +41,38 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut connection = open_durable(path).map_err(store_error)?;
         migrate(&mut connection, MIGRATIONS).map_err(store_error)?;
+        let readers = (0..READERS)
+            .map(|_| open_durable(path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store_error)?;
         Ok(SqliteStore {
-            connection: Arc::new(Mutex::new(connection)),
+            readers: readers.into(),
+            writer: Arc::new(GroupCommit::new(connection)),
         })
     }
 
-    /// Runs `work` on the connection on a blocking thread.
+    /// Runs `work` on a read connection (the first free one, else the first) on a
+    /// blocking thread.
     async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let connection = Arc::clone(&self.connection);
+        let readers = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().map_err(|_| {
-                StoreError::Other("store connection poisoned by a panic".to_owned())
-            })?;
+            let free = readers.iter().find_map(|reader| reader.try_lock().ok());
+            let mut connection = match free {
+                Some(connection) => connection,
+                None => readers
+                    .first()
+                    .ok_or_else(|| {
+                        StoreError::Other("the store has no read connection".to_owned())
+                    })?
+                    .lock()
+                    .map_err(|_| {
+                        StoreError::Other("store connection poisoned by a panic".to_owned())
+                    })?,
+            };
             work(&mut connection)
         })
         .await
@@ -55,12 +80,21 @@ impl SqliteStore {
     }
 }
 
-fn store_error(error: rusqlite::Error) -> StoreError {
-    if is_busy(&error) {
+pub(crate) fn store_error(error: rusqlite::Error) -> StoreError {
+    store_error_ref(&error)
+}
+
+pub(crate) fn store_error_ref(error: &rusqlite::Error) -> StoreError {
+    if is_busy(error) {
         StoreError::Unavailable(error.to_string())
     } else {
         StoreError::Other(error.to_string())
     }
+}
+
+/// For writes whose changes are always kept (when they succeed).
+fn keep_all<T>(_: &T) -> bool {
+    true
 }
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
@@ -98,7 +132,7 @@ fn version_from(value: i64) -> Result<u64, StoreError> {
 }
 
 /// Applies a unit of work inside `transaction`; the caller commits on `Committed`.
-fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutcome, StoreError> {
+fn apply(transaction: &Connection, unit: &UnitOfWork) -> Result<CommitOutcome, StoreError> {
     let now = micros(Timestamp::now());
     if let Some(processed) = &unit.processed {
         let inserted = transaction
@@ -251,7 +285,7 @@ fn apply(transaction: &Transaction<'_>, unit: &UnitOfWork) -> Result<CommitOutco
 }
 
 fn insert_outbox(
-    transaction: &Transaction<'_>,
+    transaction: &Connection,
     stage: Stage,
     message: &BusMessage,
 ) -> Result<(), StoreError> {
@@ -331,29 +365,63 @@ fn read_dead_letter(connection: &Connection, id: Uuid) -> Result<Option<DeadLett
 
 impl Store for SqliteStore {
     async fn commit(&self, unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
-        self.with_connection(move |connection| {
-            let transaction = connection
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(store_error)?;
-            let outcome = apply(&transaction, &unit)?;
-            if outcome == CommitOutcome::Committed {
-                transaction.commit().map_err(store_error)?;
-            }
-            // Any other outcome drops the transaction: rolled back, nothing written.
-            Ok(outcome)
-        })
-        .await
+        // Any other outcome than `Committed` rolls the unit back: nothing written.
+        self.writer
+            .write(
+                Durability::Full,
+                |outcome| *outcome == CommitOutcome::Committed,
+                move |connection| apply(connection, &unit),
+            )
+            .await
+    }
+
+    async fn commit_all(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
+        let works: Vec<_> = units
+            .into_iter()
+            .map(|unit| move |connection: &Connection| apply(connection, &unit))
+            .collect();
+        self.writer
+            .write_all(|outcome| *outcome == CommitOutcome::Committed, works)
+            .await
+    }
+
+    async fn commit_chain(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
+        // The units go into one group transaction in order; once one is not committed,
+        // the ones after it do nothing.
+        let broken = Arc::new(AtomicBool::new(false));
+        let works: Vec<_> = units
+            .into_iter()
+            .map(|unit| {
+                let broken = Arc::clone(&broken);
+                move |connection: &Connection| {
+                    if broken.load(Ordering::SeqCst) {
+                        return Err(StoreError::chain_broken());
+                    }
+                    let outcome = apply(connection, &unit);
+                    if !matches!(outcome, Ok(CommitOutcome::Committed)) {
+                        broken.store(true, Ordering::SeqCst);
+                    }
+                    outcome
+                }
+            })
+            .collect();
+        self.writer
+            .write_all(|outcome| *outcome == CommitOutcome::Committed, works)
+            .await
     }
 
     async fn load_state(&self, key: &StateKey) -> Result<Option<StateRecord>, StoreError> {
         let key = key.clone();
         self.with_connection(move |connection| {
             let row: Option<(i64, String)> = connection
-                .query_row(
+                .prepare_cached(
                     "SELECT version, value FROM state WHERE tenant = ?1 AND kind = ?2 AND key = ?3",
-                    params![key.tenant.as_str(), key.kind, key.key],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
                 )
+                .and_then(|mut statement| {
+                    statement.query_row(params![key.tenant.as_str(), key.kind, key.key], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })
+                })
                 .optional()
                 .map_err(store_error)?;
             row.map(|(version, value)| {
@@ -407,20 +475,20 @@ impl Store for SqliteStore {
 
     async fn mark_published(&self, seqs: &[i64]) -> Result<(), StoreError> {
         let seqs = seqs.to_vec();
-        self.with_connection(move |connection| {
-            let transaction = connection.transaction().map_err(store_error)?;
-            {
+        // Losing a mark with the machine only publishes its message again (the same id,
+        // which the stages' processed markers absorb): it need not wait for an fsync.
+        self.writer
+            .write(Durability::Normal, keep_all, move |connection| {
                 let now = micros(Timestamp::now());
-                let mut statement = transaction
+                let mut statement = connection
                     .prepare_cached("UPDATE outbox SET published_at = ?2 WHERE seq = ?1 AND published_at IS NULL")
                     .map_err(store_error)?;
                 for seq in seqs {
                     statement.execute(params![seq, now]).map_err(store_error)?;
                 }
-            }
-            transaction.commit().map_err(store_error)
-        })
-        .await
+                Ok(())
+            })
+            .await
     }
 
     async fn raw_message(&self, id: Uuid) -> Result<Option<RawMessage>, StoreError> {
@@ -483,23 +551,20 @@ impl Store for SqliteStore {
     ) -> Result<u64, StoreError> {
         let partner = partner.clone();
         let sequence = sequence.to_owned();
-        self.with_connection(move |connection| {
-            let transaction = connection
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(store_error)?;
-            let next: i64 = transaction
-                .query_row(
-                    "INSERT INTO control_sequences (partner, sequence, last) VALUES (?1, ?2, 1)
-                     ON CONFLICT (partner, sequence) DO UPDATE SET last = last + 1
-                     RETURNING last",
-                    params![partner.as_str(), sequence],
-                    |row| row.get(0),
-                )
-                .map_err(store_error)?;
-            transaction.commit().map_err(store_error)?;
-            version_from(next)
-        })
-        .await
+        self.writer
+            .write(Durability::Full, keep_all, move |connection| {
+                let next: i64 = connection
+                    .query_row(
+                        "INSERT INTO control_sequences (partner, sequence, last) VALUES (?1, ?2, 1)
+                         ON CONFLICT (partner, sequence) DO UPDATE SET last = last + 1
+                         RETURNING last",
+                        params![partner.as_str(), sequence],
+                        |row| row.get(0),
+                    )
+                    .map_err(store_error)?;
+                version_from(next)
+            })
+            .await
     }
 
     async fn record_received_control_number(
@@ -509,17 +574,18 @@ impl Store for SqliteStore {
         number: &str,
     ) -> Result<bool, StoreError> {
         let (partner, sequence, number) = (partner.clone(), sequence.to_owned(), number.to_owned());
-        self.with_connection(move |connection| {
-            connection
-                .execute(
-                    "INSERT OR IGNORE INTO received_control_numbers (partner, sequence, number, received_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![partner.as_str(), sequence, number, micros(Timestamp::now())],
-                )
-                .map(|inserted| inserted == 1)
-                .map_err(store_error)
-        })
-        .await
+        self.writer
+            .write(Durability::Full, keep_all, move |connection| {
+                connection
+                    .execute(
+                        "INSERT OR IGNORE INTO received_control_numbers (partner, sequence, number, received_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![partner.as_str(), sequence, number, micros(Timestamp::now())],
+                    )
+                    .map(|inserted| inserted == 1)
+                    .map_err(store_error)
+            })
+            .await
     }
 
     async fn dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
