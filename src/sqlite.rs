@@ -1,6 +1,7 @@
 //! Opening SQLite files durably, shared by the embedded bus and the SQLite store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Weak;
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -17,6 +18,54 @@ pub fn open_durable(path: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     Ok(connection)
+}
+
+/// How often [`spawn_checkpointer`] checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Opens the write connection of the database at `path` ([`open_durable`]) without
+/// automatic checkpoints, and starts [`spawn_checkpointer`] for it, which runs as long
+/// as `alive` can be upgraded.
+///
+/// # Errors
+/// When the file cannot be opened or a pragma fails.
+pub fn open_writer<T: ?Sized + Send + Sync + 'static>(
+    path: &Path,
+    alive: Weak<T>,
+) -> rusqlite::Result<Connection> {
+    let connection = open_durable(path)?;
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+    spawn_checkpointer(path.to_owned(), alive);
+    Ok(connection)
+}
+
+/// Checkpoints the WAL of the database at `path` (passively: it neither waits for nor
+/// blocks readers and writers) every second on a thread of its own, as long as `alive`
+/// can be upgraded. A checkpoint copies the WAL into the database file and fsyncs it;
+/// left to SQLite it runs inside a commit every 1,000 pages, and that commit (and every
+/// caller waiting for it) waits tens to hundreds of milliseconds.
+fn spawn_checkpointer<T: ?Sized + Send + Sync + 'static>(path: PathBuf, alive: Weak<T>) {
+    let name = format!("transload-checkpoint-{}", path.display());
+    let started = std::thread::Builder::new().name(name).spawn(move || {
+        let connection = match open_durable(&path) {
+            Ok(connection) => connection,
+            Err(error) => {
+                tracing::error!(path = %path.display(), %error, "cannot open the checkpointer; the WAL will grow");
+                return;
+            }
+        };
+        while alive.strong_count() > 0 {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            if let Err(error) =
+                connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::warn!(path = %path.display(), %error, "checkpoint failed; trying again");
+            }
+        }
+    });
+    if let Err(error) = started {
+        tracing::error!(%error, "cannot start the checkpointer; the WAL will grow");
+    }
 }
 
 /// How a transaction on a connection opened by [`open_durable`] ends.

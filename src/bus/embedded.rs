@@ -25,7 +25,7 @@ use transload_core::bus::{
 };
 use uuid::Uuid;
 
-use crate::sqlite::{Durability, is_busy, migrate, open_durable, set_sync};
+use crate::sqlite::{Durability, is_busy, migrate, open_durable, open_writer, set_sync};
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/embedded_0001.sql")];
 /// How often an idle consumer looks for messages published by another process or
@@ -91,7 +91,8 @@ impl EmbeddedBus {
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub fn open(path: &Path, options: EmbeddedBusOptions) -> Result<EmbeddedBus, BusError> {
-        let mut connection = open_durable(path).map_err(bus_error)?;
+        let shared_path: Arc<Path> = Arc::from(path);
+        let mut connection = open_writer(path, Arc::downgrade(&shared_path)).map_err(bus_error)?;
         migrate(&mut connection, MIGRATIONS).map_err(bus_error)?;
         let (writer, operations) = channel();
         let thread_name = format!("transload-bus-{}", path.display());
@@ -109,7 +110,7 @@ impl EmbeddedBus {
         Ok(EmbeddedBus {
             writer,
             published: Arc::new(Notify::new()),
-            path: Arc::from(path),
+            path: shared_path,
         })
     }
 

@@ -15,7 +15,7 @@ use transload_core::store::{
 };
 use uuid::Uuid;
 
-use crate::sqlite::{Durability, is_busy, migrate, open_durable};
+use crate::sqlite::{Durability, is_busy, migrate, open_durable, open_writer};
 use crate::store::group_commit::GroupCommit;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_initial.sql")];
@@ -39,14 +39,15 @@ impl SqliteStore {
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let mut connection = open_durable(path).map_err(store_error)?;
-        migrate(&mut connection, MIGRATIONS).map_err(store_error)?;
-        let readers = (0..READERS)
+        let readers: Arc<[Mutex<Connection>]> = (0..READERS)
             .map(|_| open_durable(path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(store_error)?;
+            .map_err(store_error)?
+            .into();
+        let mut connection = open_writer(path, Arc::downgrade(&readers)).map_err(store_error)?;
+        migrate(&mut connection, MIGRATIONS).map_err(store_error)?;
         Ok(SqliteStore {
-            readers: readers.into(),
+            readers,
             writer: Arc::new(GroupCommit::new(connection)),
         })
     }
