@@ -52,15 +52,18 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `work` on a read connection (the first free one, else the first) on a
-    /// blocking thread.
+    /// Runs `work` on a read connection (the first free one, else the first). On the
+    /// multi-threaded runtime it runs in place ([`tokio::task::block_in_place`]: the
+    /// worker thread's other tasks move to another thread), which costs far less than a
+    /// hop to the blocking pool for the point reads the stages make; elsewhere on the
+    /// blocking pool.
     async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let readers = Arc::clone(&self.readers);
-        tokio::task::spawn_blocking(move || {
+        let read = move || {
             let free = readers.iter().find_map(|reader| reader.try_lock().ok());
             let mut connection = match free {
                 Some(connection) => connection,
@@ -75,9 +78,17 @@ impl SqliteStore {
                     })?,
             };
             work(&mut connection)
-        })
-        .await
-        .map_err(|error| StoreError::Other(format!("store task failed: {error}")))?
+        };
+        let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        if multi_threaded {
+            tokio::task::block_in_place(read)
+        } else {
+            tokio::task::spawn_blocking(read)
+                .await
+                .map_err(|error| StoreError::Other(format!("store task failed: {error}")))?
+        }
     }
 }
 
