@@ -679,6 +679,72 @@ async fn concurrent_commits_fail_alone<H: Harness>(harness: &H) {
     assert_eq!(published, expected);
 }
 
+/// `commit_all` fails a unit alone; `commit_chain` stops at it.
+async fn batches_fail_alone_or_stop_the_chain<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let units = |prefix: &str| -> Vec<UnitOfWork> {
+        (0..3)
+            .map(|n| {
+                let own = key("acme", prefix, &format!("K-{n}"));
+                let mut states = vec![write(&own, None, json!(n))];
+                if n == 1 {
+                    states.push(write(&key("acme", prefix, "missing"), Some(4), json!(n)));
+                }
+                UnitOfWork {
+                    processed: processed(prefix, Uuid::now_v7()),
+                    states,
+                    outbox: vec![(Stage::Outbound, message(n))],
+                    ..UnitOfWork::default()
+                }
+            })
+            .collect()
+    };
+    let outcomes = store.commit_all(units("all")).await;
+    assert!(
+        matches!(outcomes[0], Ok(CommitOutcome::Committed)),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[1], Err(StoreError::Conflict { .. })),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[2], Ok(CommitOutcome::Committed)),
+        "{outcomes:?}"
+    );
+    let outcomes = store.commit_chain(units("chain")).await;
+    assert!(
+        matches!(outcomes[0], Ok(CommitOutcome::Committed)),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[1], Err(StoreError::Conflict { .. })),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[2], Err(StoreError::NotAttempted)),
+        "{outcomes:?}"
+    );
+    assert!(outcomes[2].as_ref().unwrap_err().is_transient());
+    for (prefix, written) in [
+        ("all", [true, false, true]),
+        ("chain", [true, false, false]),
+    ] {
+        for (n, expected) in written.iter().enumerate() {
+            let stored = store
+                .load_state(&key("acme", prefix, &format!("K-{n}")))
+                .await
+                .unwrap();
+            assert_eq!(stored.is_some(), *expected, "{prefix} unit {n}");
+        }
+    }
+    assert_eq!(
+        all_pending(&store).await.len(),
+        3,
+        "outbox of the 3 committed units"
+    );
+}
+
 async fn state_is_isolated_by_tenant<H: Harness>(harness: &H) {
     let store = harness.store();
     let acme = key("acme", "load", "L-9");
@@ -1306,6 +1372,7 @@ macro_rules! store_conformance {
             state_optimistic_concurrency,
             state_writers_race,
             concurrent_commits_fail_alone,
+            batches_fail_alone_or_stop_the_chain,
             state_is_isolated_by_tenant,
             audit_is_isolated_by_tenant,
             audit_log_is_oldest_first,

@@ -173,6 +173,70 @@ impl PostgresStore {
     async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(error::pool)
     }
+
+    /// Applies `units` in order in one transaction, each in a savepoint of its own
+    /// (rolled back alone when it is not committed); as a chain, the first unit that is
+    /// not committed stops the rest ([`Store::commit_chain`]).
+    async fn commit_units(
+        &self,
+        units: Vec<UnitOfWork>,
+        chain: bool,
+    ) -> Vec<Result<CommitOutcome, StoreError>> {
+        let all_fail = |error: &StoreError| units.iter().map(|_| Err(error.clone())).collect();
+        let mut client = match self.client().await {
+            Ok(client) => client,
+            Err(error) => return all_fail(&error),
+        };
+        let mut transaction = match client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await
+        {
+            Ok(transaction) => transaction,
+            Err(error) => return all_fail(&db(&error)),
+        };
+        let mut outcomes = Vec::with_capacity(units.len());
+        let mut broken = false;
+        for unit in &units {
+            if broken && chain {
+                outcomes.push(Err(StoreError::chain_broken()));
+                continue;
+            }
+            let savepoint = match transaction.savepoint("unit").await {
+                Ok(savepoint) => savepoint,
+                Err(error) => return all_fail(&db(&error)),
+            };
+            let outcome = commit::apply(&savepoint, unit).await;
+            let keep = matches!(outcome, Ok(CommitOutcome::Committed));
+            let ended = if keep {
+                savepoint.commit().await
+            } else {
+                savepoint.rollback().await
+            };
+            if let Err(error) = ended {
+                // The transaction is unusable: none of the units is committed.
+                return all_fail(&db(&error));
+            }
+            broken |= !keep;
+            outcomes.push(outcome);
+        }
+        match transaction.commit().await {
+            Ok(()) => outcomes,
+            // A connection lost during COMMIT leaves the outcome unknown: the callers
+            // retry, and the processed markers or dedupe keys tell them.
+            Err(error) => {
+                let error = db(&error);
+                outcomes
+                    .into_iter()
+                    .map(|outcome| match outcome {
+                        Ok(CommitOutcome::Committed) => Err(error.clone()),
+                        other => other,
+                    })
+                    .collect()
+            }
+        }
+    }
 }
 
 impl Store for PostgresStore {
@@ -199,6 +263,14 @@ impl Store for PostgresStore {
             }
         }
         outcome
+    }
+
+    async fn commit_all(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
+        self.commit_units(units, false).await
+    }
+
+    async fn commit_chain(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
+        self.commit_units(units, true).await
     }
 
     async fn load_state(&self, key: &StateKey) -> Result<Option<StateRecord>, StoreError> {
