@@ -679,6 +679,20 @@ async fn concurrent_commits_fail_alone<H: Harness>(harness: &H) {
     assert_eq!(published, expected);
 }
 
+/// Short names of commit outcomes, for comparing batches of them.
+fn labels(outcomes: &[Result<CommitOutcome, StoreError>]) -> Vec<&'static str> {
+    outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Ok(CommitOutcome::Committed) => "committed",
+            Ok(_) => "not committed",
+            Err(StoreError::Conflict { .. }) => "conflict",
+            Err(StoreError::NotAttempted) => "not attempted",
+            Err(_) => "other error",
+        })
+        .collect()
+}
+
 /// `commit_all` fails a unit alone; `commit_chain` stops at it.
 async fn batches_fail_alone_or_stop_the_chain<H: Harness>(harness: &H) {
     let store = harness.store();
@@ -700,30 +714,11 @@ async fn batches_fail_alone_or_stop_the_chain<H: Harness>(harness: &H) {
             .collect()
     };
     let outcomes = store.commit_all(units("all")).await;
-    assert!(
-        matches!(outcomes[0], Ok(CommitOutcome::Committed)),
-        "{outcomes:?}"
-    );
-    assert!(
-        matches!(outcomes[1], Err(StoreError::Conflict { .. })),
-        "{outcomes:?}"
-    );
-    assert!(
-        matches!(outcomes[2], Ok(CommitOutcome::Committed)),
-        "{outcomes:?}"
-    );
+    assert_eq!(labels(&outcomes), ["committed", "conflict", "committed"]);
     let outcomes = store.commit_chain(units("chain")).await;
-    assert!(
-        matches!(outcomes[0], Ok(CommitOutcome::Committed)),
-        "{outcomes:?}"
-    );
-    assert!(
-        matches!(outcomes[1], Err(StoreError::Conflict { .. })),
-        "{outcomes:?}"
-    );
-    assert!(
-        matches!(outcomes[2], Err(StoreError::NotAttempted)),
-        "{outcomes:?}"
+    assert_eq!(
+        labels(&outcomes),
+        ["committed", "conflict", "not attempted"]
     );
     assert!(outcomes[2].as_ref().unwrap_err().is_transient());
     for (prefix, written) in [
@@ -1689,4 +1684,55 @@ mod postgres_only {
         commit_killed_midway_is_unavailable_and_writes_nothing,
         statement_timeout_bounds_lock_waits,
     );
+}
+
+/// What only the SQLite store has: its write-ahead log, checkpointed in the background.
+mod sqlite_only {
+    use super::*;
+
+    fn wal_bytes(path: &std::path::Path) -> u64 {
+        std::fs::metadata(path.with_extension("sqlite3-wal"))
+            .map(|meta| meta.len())
+            .unwrap_or(0)
+    }
+
+    async fn write_rows(store: &transload::store::sqlite::SqliteStore, prefix: &str) {
+        for n in 0..200 {
+            let unit = UnitOfWork {
+                states: vec![write(
+                    &key("acme", prefix, &format!("K-{n}")),
+                    None,
+                    json!("x".repeat(2000)),
+                )],
+                ..UnitOfWork::default()
+            };
+            assert_eq!(commit(store, unit).await, CommitOutcome::Committed);
+        }
+    }
+
+    /// The writer never checkpoints (that would stall a commit); the background
+    /// checkpointer does, so the log is reused instead of growing with every write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_write_ahead_log_is_checkpointed_in_the_background() {
+        let dir = std::env::temp_dir().join(format!("transload-wal-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite3");
+        let store = transload::store::sqlite::SqliteStore::open(&path).unwrap();
+        write_rows(&store, "first").await;
+        let after_first = wal_bytes(&path);
+        assert!(
+            after_first > 200 * 2000,
+            "the log holds the writes: {after_first} bytes"
+        );
+        // The checkpointer runs every second.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        write_rows(&store, "second").await;
+        let after_second = wal_bytes(&path);
+        assert!(
+            after_second < after_first + after_first / 2,
+            "the log grew from {after_first} to {after_second} bytes: nothing checkpointed it"
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -246,13 +246,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The error of a unit not attempted because an earlier unit of its chain was not
-    /// committed ([`Store::commit_chain`]).
-    #[must_use]
-    pub fn chain_broken() -> StoreError {
-        StoreError::NotAttempted
-    }
-
     /// Whether trying again later may succeed.
     #[must_use]
     pub fn is_transient(&self) -> bool {
@@ -261,6 +254,27 @@ impl StoreError {
             StoreError::Unavailable(_) | StoreError::Conflict { .. } | StoreError::NotAttempted
         )
     }
+}
+
+/// [`Store::commit_all`] (or, as a `chain`, [`Store::commit_chain`]) by one
+/// [`Store::commit`] per unit.
+async fn commit_one_by_one<S: Store>(
+    store: &S,
+    units: Vec<UnitOfWork>,
+    chain: bool,
+) -> Vec<Result<CommitOutcome, StoreError>> {
+    let mut outcomes = Vec::with_capacity(units.len());
+    let mut broken = false;
+    for unit in units {
+        if broken {
+            outcomes.push(Err(StoreError::NotAttempted));
+            continue;
+        }
+        let outcome = store.commit(unit).await;
+        broken = chain && !matches!(outcome, Ok(CommitOutcome::Committed));
+        outcomes.push(outcome);
+    }
+    outcomes
 }
 
 /// The hub's durable memory.
@@ -279,13 +293,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         units: Vec<UnitOfWork>,
     ) -> impl Future<Output = Vec<Result<CommitOutcome, StoreError>>> + Send {
-        async move {
-            let mut outcomes = Vec::with_capacity(units.len());
-            for unit in units {
-                outcomes.push(self.commit(unit).await);
-            }
-            outcomes
-        }
+        commit_one_by_one(self, units, false)
     }
 
     /// Applies `units` in order, each as [`Store::commit`] would, as a chain: each may rest
@@ -297,20 +305,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         units: Vec<UnitOfWork>,
     ) -> impl Future<Output = Vec<Result<CommitOutcome, StoreError>>> + Send {
-        async move {
-            let mut outcomes = Vec::with_capacity(units.len());
-            let mut broken = false;
-            for unit in units {
-                if broken {
-                    outcomes.push(Err(StoreError::chain_broken()));
-                    continue;
-                }
-                let outcome = self.commit(unit).await;
-                broken = !matches!(outcome, Ok(CommitOutcome::Committed));
-                outcomes.push(outcome);
-            }
-            outcomes
-        }
+        commit_one_by_one(self, units, true)
     }
 
     /// Reads one piece of state.

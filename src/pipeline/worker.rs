@@ -127,6 +127,38 @@ pub struct StageWorker<B: Bus, S, H> {
     pending: Option<PendingState>,
 }
 
+/// The units of a batch on their way to one commit, in the order of its messages, and
+/// the verdicts of the messages that have no unit.
+struct BatchUnits {
+    /// Per message: its verdict, or `None` while its unit awaits the commit.
+    verdicts: Vec<Option<Verdict>>,
+    units: Vec<UnitOfWork>,
+    /// Per unit: the index of its message and whether it publishes.
+    committing: Vec<(usize, bool)>,
+}
+
+impl BatchUnits {
+    fn with_capacity(messages: usize) -> Self {
+        Self {
+            verdicts: Vec::with_capacity(messages),
+            units: Vec::with_capacity(messages),
+            committing: Vec::with_capacity(messages),
+        }
+    }
+
+    /// The next message's unit (and whether it publishes), or its verdict.
+    fn push(&mut self, handled: Result<(UnitOfWork, bool), Verdict>) {
+        match handled {
+            Ok((unit, has_outbox)) => {
+                self.committing.push((self.verdicts.len(), has_outbox));
+                self.units.push(unit);
+                self.verdicts.push(None);
+            }
+            Err(verdict) => self.verdicts.push(Some(verdict)),
+        }
+    }
+}
+
 enum Verdict {
     /// Committed for the first time: acknowledge.
     Committed,
@@ -291,23 +323,19 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         wrote_outbox: &mut bool,
     ) -> Vec<Verdict> {
         let handled = self.handle_concurrently(deliveries).await;
-        let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(deliveries.len());
-        let mut units = Vec::new();
-        let mut committing = Vec::new();
-        for (index, (delivery, result)) in deliveries.iter().zip(handled).enumerate() {
-            match result {
-                Ok(unit) => {
-                    let (unit, has_outbox) = self.marked(&delivery.message, unit);
-                    units.push(unit);
-                    committing.push((index, has_outbox));
-                    verdicts.push(None);
-                }
-                Err(error) => verdicts.push(Some(self.refused(delivery, error))),
-            }
+        let mut batch = BatchUnits::with_capacity(deliveries.len());
+        for (delivery, result) in deliveries.iter().zip(handled) {
+            batch.push(self.with_marker(delivery, result));
         }
-        let outcomes = self.store.commit_all(units).await;
-        self.settle(deliveries, verdicts, committing, outcomes, wrote_outbox)
-            .await
+        let outcomes = self.store.commit_all(batch.units).await;
+        self.settle(
+            deliveries,
+            batch.verdicts,
+            batch.committing,
+            outcomes,
+            wrote_outbox,
+        )
+        .await
     }
 
     /// Handles the messages of a batch one after another, each reading the state the
@@ -319,10 +347,8 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         wrote_outbox: &mut bool,
     ) -> Vec<Verdict> {
         pending.clear();
-        let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(deliveries.len());
-        let mut units = Vec::new();
-        let mut committing = Vec::new();
-        for (index, delivery) in deliveries.iter().enumerate() {
+        let mut batch = BatchUnits::with_capacity(deliveries.len());
+        for delivery in deliveries {
             // A message delivered again may have been committed before: handling it again
             // would show the messages after it its effect twice.
             if delivery.attempt > 1
@@ -331,24 +357,25 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                     .is_processed(&self.options.name, delivery.message.id)
                     .await
             {
-                verdicts.push(Some(Verdict::Duplicate));
+                batch.push(Err(Verdict::Duplicate));
                 continue;
             }
-            match self.handler.handle(&delivery.message).await {
-                Ok(unit) => {
-                    pending.record(&unit.states);
-                    let (unit, has_outbox) = self.marked(&delivery.message, unit);
-                    units.push(unit);
-                    committing.push((index, has_outbox));
-                    verdicts.push(None);
-                }
-                Err(error) => verdicts.push(Some(self.refused(delivery, error))),
+            let result = self.handler.handle(&delivery.message).await;
+            if let Ok(unit) = &result {
+                pending.record(&unit.states);
             }
+            batch.push(self.with_marker(delivery, result));
         }
-        let outcomes = self.store.commit_chain(units).await;
+        let outcomes = self.store.commit_chain(batch.units).await;
         pending.clear();
-        self.settle(deliveries, verdicts, committing, outcomes, wrote_outbox)
-            .await
+        self.settle(
+            deliveries,
+            batch.verdicts,
+            batch.committing,
+            outcomes,
+            wrote_outbox,
+        )
+        .await
     }
 
     /// The verdicts of a batch once its units' outcomes are known.
@@ -454,6 +481,19 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             message_id: message.id,
         });
         (unit, has_outbox)
+    }
+
+    /// A handled message's unit with its processed marker (and whether it publishes), or
+    /// the verdict on a message the handler refused.
+    fn with_marker(
+        &self,
+        delivery: &Delivery,
+        result: Result<UnitOfWork, HandlerError>,
+    ) -> Result<(UnitOfWork, bool), Verdict> {
+        match result {
+            Ok(unit) => Ok(self.marked(&delivery.message, unit)),
+            Err(error) => Err(self.refused(delivery, error)),
+        }
     }
 
     /// What to do with a message the handler refused.

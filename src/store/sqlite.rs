@@ -52,6 +52,36 @@ impl SqliteStore {
         })
     }
 
+    /// Applies `units` in order in one group transaction, each in its own savepoint; as
+    /// a `chain`, once one is not committed the ones after it do nothing
+    /// ([`Store::commit_chain`]).
+    async fn commit_units(
+        &self,
+        units: Vec<UnitOfWork>,
+        chain: bool,
+    ) -> Vec<Result<CommitOutcome, StoreError>> {
+        let broken = Arc::new(AtomicBool::new(false));
+        let works: Vec<_> = units
+            .into_iter()
+            .map(|unit| {
+                let broken = Arc::clone(&broken);
+                move |connection: &Connection| {
+                    if broken.load(Ordering::SeqCst) {
+                        return Err(StoreError::NotAttempted);
+                    }
+                    let outcome = apply(connection, &unit);
+                    if chain && !matches!(outcome, Ok(CommitOutcome::Committed)) {
+                        broken.store(true, Ordering::SeqCst);
+                    }
+                    outcome
+                }
+            })
+            .collect();
+        self.writer
+            .write_all(|outcome| *outcome == CommitOutcome::Committed, works)
+            .await
+    }
+
     /// Runs `work` on a read connection (the first free one, else the first). On the
     /// multi-threaded runtime it runs in place ([`tokio::task::block_in_place`]: the
     /// worker thread's other tasks move to another thread), which costs far less than a
@@ -388,38 +418,11 @@ impl Store for SqliteStore {
     }
 
     async fn commit_all(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
-        let works: Vec<_> = units
-            .into_iter()
-            .map(|unit| move |connection: &Connection| apply(connection, &unit))
-            .collect();
-        self.writer
-            .write_all(|outcome| *outcome == CommitOutcome::Committed, works)
-            .await
+        self.commit_units(units, false).await
     }
 
     async fn commit_chain(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
-        // The units go into one group transaction in order; once one is not committed,
-        // the ones after it do nothing.
-        let broken = Arc::new(AtomicBool::new(false));
-        let works: Vec<_> = units
-            .into_iter()
-            .map(|unit| {
-                let broken = Arc::clone(&broken);
-                move |connection: &Connection| {
-                    if broken.load(Ordering::SeqCst) {
-                        return Err(StoreError::chain_broken());
-                    }
-                    let outcome = apply(connection, &unit);
-                    if !matches!(outcome, Ok(CommitOutcome::Committed)) {
-                        broken.store(true, Ordering::SeqCst);
-                    }
-                    outcome
-                }
-            })
-            .collect();
-        self.writer
-            .write_all(|outcome| *outcome == CommitOutcome::Committed, works)
-            .await
+        self.commit_units(units, true).await
     }
 
     async fn load_state(&self, key: &StateKey) -> Result<Option<StateRecord>, StoreError> {

@@ -200,7 +200,7 @@ impl PostgresStore {
         let mut broken = false;
         for unit in &units {
             if broken && chain {
-                outcomes.push(Err(StoreError::chain_broken()));
+                outcomes.push(Err(StoreError::NotAttempted));
                 continue;
             }
             let savepoint = match transaction.savepoint("unit").await {
