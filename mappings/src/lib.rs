@@ -23,6 +23,7 @@ mod registry;
 mod set;
 pub mod testing;
 pub mod time;
+mod x12_natives;
 pub mod xml;
 
 pub use definition::{Direction, Format, TestCase, X12Key, load_file};

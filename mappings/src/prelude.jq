@@ -15,35 +15,19 @@ def x12_nodes:
 # Every segment under ., in order, descending into loops.
 def all_segs: x12_nodes | if has("loop") then all_segs else . end;
 
-# Segments with tag `t` under ., descending into loops.
-def segs(t): all_segs | select(.tag == t);
-
-# The first segment with tag `t` under ., or null.
-def seg(t): first(segs(t)) // null;
-
-# Segments with tag `t` directly in . (not inside its child loops).
-def own_segs(t): x12_nodes | select(has("tag") and .tag == t);
-
-# The first segment with tag `t` directly in ., or null.
-def own_seg(t): first(own_segs(t)) // null;
-
-# The loops with id `id` under . (outermost matches; a matched loop is not searched).
-def loops(id): x12_nodes | select(has("loop")) | if .loop == id then . else loops(id) end;
-
-# The child loops of . with id `id` (one level only).
-def own_loops(id): x12_nodes | select(has("loop") and .loop == id);
-
-# Element `n` (1-based) of a segment: a string, an array for a composite, or null when
-# absent or empty.
-def el(n):
-  if . == null then null
-  else (.elements[n - 1] // null) | if . == "" then null else . end end;
-
-# Component `c` (1-based) of composite element `n` (a simple element is its component 1).
-def el(n; c):
-  el(n) | if . == null then null
-  elif type == "array" then (.[c - 1] // null) | (if . == "" then null else . end)
-  elif c == 1 then . else null end;
+# Native (mappings/src/x12_natives.rs), because every X12 mapping calls them dozens of
+# times per set:
+# - `segs(t)`: segments with tag `t` under ., descending into loops;
+# - `seg(t)`: the first of them, or null;
+# - `own_segs(t)`: segments with tag `t` directly in . (not inside its child loops);
+# - `own_seg(t)`: the first of them, or null;
+# - `loops(id)`: the loops with id `id` under . (outermost matches; a matched loop is
+#   not searched);
+# - `own_loops(id)`: the child loops of . with id `id` (one level only);
+# - `el(n)`: element `n` (1-based) of a segment: a string, an array for a composite, or
+#   null when absent or empty (null for a null segment);
+# - `el(n; c)`: component `c` (1-based) of composite element `n` (a simple element is its
+#   component 1).
 
 # Element `n` of the first segment `t` under ., or null.
 def val(t; n): seg(t) | el(n);
@@ -59,22 +43,12 @@ def mkseg(t; elems):
 
 # ---- dates and times ---------------------------------------------------------------------
 
-# "20261125" or "261125" -> "2026-11-25" (two-digit years are 20xx).
-def x12_date:
-  if . == null then null
-  elif length == 8 then "\(.[0:4])-\(.[4:6])-\(.[6:8])"
-  elif length == 6 then "20\(.[0:2])-\(.[2:4])-\(.[4:6])"
-  else error("not an X12 date: \(.)") end;
-
-# "1342", "134210" or "13421050" -> "13:42:00" / "13:42:10" (decimal seconds dropped).
-def x12_time:
-  if . == null then "00:00:00"
-  elif length == 4 then "\(.[0:2]):\(.[2:4]):00"
-  elif length >= 6 then "\(.[0:2]):\(.[2:4]):\(.[4:6])"
-  else error("not an X12 time: \(.)") end;
-
-# X12 date + time -> local date-time "2026-11-25T13:42:00".
-def x12_local(d; t): "\(d | x12_date)T\(t | x12_time)";
+# Native (mappings/src/x12_natives.rs):
+# - `x12_date`: "20261125" or "261125" -> "2026-11-25" (two-digit years are 20xx); null
+#   stays null;
+# - `x12_time`: "1342", "134210" or "13421050" -> "13:42:00" / "13:42:10" (decimal
+#   seconds dropped); null is "00:00:00";
+# - `x12_local(d; t)`: X12 date + time -> local date-time "2026-11-25T13:42:00".
 
 # "2026-11-25" -> "20261125"
 def to_x12_date: if . == null then null else .[0:10] | gsub("-"; "") end;

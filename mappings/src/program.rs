@@ -201,7 +201,8 @@ impl Program {
             .chain(jaq_json::funs())
             .chain([zone_utc_native::<Data>(), zone_local_native::<Data>()])
             .chain(lookup_natives())
-            .chain([rfc3339_parts_native(), compact_native()]);
+            .chain([rfc3339_parts_native(), compact_native()])
+            .chain(crate::x12_natives::natives());
         let loader = Loader::new(defs);
         let arena = Arena::default();
         let modules = loader
