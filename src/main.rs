@@ -14,6 +14,12 @@ use transload_orchestrator::process::Override;
 
 use crate::cli::{Cli, Command, DlqCommand, LoadCommand, LogFormat, MapCommand, SchemasCommand};
 
+/// mimalloc instead of the system allocator: the hub makes many small, short-lived
+/// allocations per message (JSON values, jaq values, SQL parameters), and glibc's malloc
+/// and free were about 15 % of the CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The bench's hub would log every message it accepts and delivers: warnings only.

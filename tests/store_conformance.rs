@@ -983,6 +983,73 @@ async fn control_numbers_are_unique_under_concurrency<H: Harness>(harness: &H) {
     assert!(next > *all.last().unwrap());
 }
 
+/// `next_control_numbers`: a block per sequence, in order, mixed with single calls from
+/// 8 tasks on two handles: every number of a sequence handed out once, each caller's
+/// numbers increasing, and a reopened store going on after the last.
+async fn control_numbers_allocate_in_blocks<H: Harness>(harness: &H) {
+    const TASKS: usize = 8;
+    const CALLS: usize = 50;
+    let odfl = partner("odfl");
+    let store = harness.store();
+    assert_eq!(
+        store
+            .next_control_numbers(&odfl, &[("isa13", 1), ("gs06", 0), ("st02", 3)])
+            .await
+            .unwrap(),
+        vec![vec![1], vec![], vec![1, 2, 3]]
+    );
+    assert_eq!(store.next_control_number(&odfl, "st02").await.unwrap(), 4);
+    let mut tasks = Vec::new();
+    for n in 0..TASKS {
+        let store = if n % 2 == 0 {
+            harness.store()
+        } else {
+            harness.reopen().await
+        };
+        let odfl = odfl.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut isa, mut st) = (Vec::new(), Vec::new());
+            for call in 0..CALLS {
+                if call % 3 == 0 {
+                    st.push(store.next_control_number(&odfl, "st02").await.unwrap());
+                } else {
+                    let got = store
+                        .next_control_numbers(&odfl, &[("isa13", 1), ("st02", 4)])
+                        .await
+                        .unwrap();
+                    isa.extend(&got[0]);
+                    st.extend(&got[1]);
+                }
+            }
+            (isa, st)
+        }));
+    }
+    let (mut all_isa, mut all_st) = (BTreeSet::from([1]), BTreeSet::from([1, 2, 3, 4]));
+    let (mut isa_count, mut st_count) = (1, 4);
+    for task in tasks {
+        let (isa, st) = task.await.unwrap();
+        for numbers in [&isa, &st] {
+            assert!(
+                numbers.windows(2).all(|pair| pair[0] < pair[1]),
+                "one caller's numbers must increase: {numbers:?}"
+            );
+        }
+        isa_count += isa.len();
+        st_count += st.len();
+        all_isa.extend(isa);
+        all_st.extend(st);
+    }
+    assert_eq!(all_isa.len(), isa_count, "an ISA13 was repeated");
+    assert_eq!(all_st.len(), st_count, "an ST02 was repeated");
+    let reopened = harness.reopen().await;
+    let next = reopened
+        .next_control_numbers(&odfl, &[("st02", 2)])
+        .await
+        .unwrap();
+    assert!(next[0][0] > *all_st.last().unwrap());
+    assert_eq!(next[0][1], next[0][0] + 1);
+}
+
 async fn received_control_numbers_detect_duplicates<H: Harness>(harness: &H) {
     let store = harness.store();
     let odfl = partner("odfl");
@@ -1374,6 +1441,7 @@ macro_rules! store_conformance {
             outbox_order_and_mark_published,
             control_numbers_count_per_partner_and_sequence,
             control_numbers_are_unique_under_concurrency,
+            control_numbers_allocate_in_blocks,
             received_control_numbers_detect_duplicates,
             control_numbers_recorded_with_a_unit_refuse_the_duplicate_unit,
             dead_letters_list_filter_and_show,

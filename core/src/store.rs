@@ -277,6 +277,22 @@ async fn commit_one_by_one<S: Store>(
     outcomes
 }
 
+async fn next_control_numbers_one_by_one<S: Store>(
+    store: &S,
+    partner: &PartnerId,
+    wanted: &[(&str, u64)],
+) -> Result<Vec<Vec<u64>>, StoreError> {
+    let mut allocated = Vec::with_capacity(wanted.len());
+    for (sequence, count) in wanted {
+        let mut numbers = Vec::new();
+        for _ in 0..*count {
+            numbers.push(store.next_control_number(partner, sequence).await?);
+        }
+        allocated.push(numbers);
+    }
+    Ok(allocated)
+}
+
 /// The hub's durable memory.
 pub trait Store: Clone + Send + Sync + 'static {
     /// Applies `unit` in one transaction.
@@ -343,6 +359,19 @@ pub trait Store: Clone + Send + Sync + 'static {
         partner: &PartnerId,
         sequence: &str,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// For each `(sequence, count)` of `wanted`, `count` next numbers of that sequence
+    /// for `partner`, in order, with the guarantees of
+    /// [`Store::next_control_number`]. A store may allocate them all in one write (an
+    /// outbound 997 wants an ISA13, a GS06 and an ST02 per set); by default they are
+    /// asked for one by one.
+    fn next_control_numbers(
+        &self,
+        partner: &PartnerId,
+        wanted: &[(&str, u64)],
+    ) -> impl Future<Output = Result<Vec<Vec<u64>>, StoreError>> + Send {
+        next_control_numbers_one_by_one(self, partner, wanted)
+    }
 
     /// Records that `partner` sent control number `number` of `sequence`; `false` when it
     /// had been recorded before (a duplicate interchange or group).

@@ -115,6 +115,14 @@ impl<S: Store> Store for WithPendingState<S> {
         self.store.next_control_number(partner, sequence).await
     }
 
+    async fn next_control_numbers(
+        &self,
+        partner: &PartnerId,
+        wanted: &[(&str, u64)],
+    ) -> Result<Vec<Vec<u64>>, StoreError> {
+        self.store.next_control_numbers(partner, wanted).await
+    }
+
     async fn record_received_control_number(
         &self,
         partner: &PartnerId,

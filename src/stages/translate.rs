@@ -506,23 +506,34 @@ impl Allocated {
         partner: &PartnerId,
         sets: usize,
     ) -> Result<Self, HandlerError> {
-        let mut numbers: BTreeMap<&'static str, VecDeque<u64>> = BTreeMap::new();
-        let wanted = [
+        let counts = [
             (ControlKind::Interchange, 1),
             (ControlKind::Group, 1),
-            (ControlKind::TransactionSet, sets),
+            (
+                ControlKind::TransactionSet,
+                u64::try_from(sets).unwrap_or(u64::MAX),
+            ),
         ];
-        for (kind, count) in wanted {
-            let queue = numbers.entry(kind.as_str()).or_default();
-            for _ in 0..count {
-                let n = store
-                    .next_control_number(partner, kind.as_str())
-                    .await
-                    .map_err(|e| HandlerError::Transient(format!("control numbers: {e}")))?;
+        let wanted: Vec<(&str, u64)> = counts
+            .iter()
+            .map(|(kind, count)| (kind.as_str(), *count))
+            .collect();
+        let allocated = store
+            .next_control_numbers(partner, &wanted)
+            .await
+            .map_err(|e| HandlerError::Transient(format!("control numbers: {e}")))?;
+        let numbers = counts
+            .into_iter()
+            .zip(allocated)
+            .map(|((kind, _), numbers)| {
                 // Sequences wrap to 1 after the largest number X12 can carry.
-                queue.push_back(n.saturating_sub(1) % kind.max() + 1);
-            }
-        }
+                let wrapped = numbers
+                    .into_iter()
+                    .map(|n| n.saturating_sub(1) % kind.max() + 1)
+                    .collect();
+                (kind.as_str(), wrapped)
+            })
+            .collect();
         Ok(Self { numbers })
     }
 }

@@ -72,6 +72,14 @@ impl Store for AnyStore {
         delegate!(self, store => store.next_control_number(partner, sequence))
     }
 
+    async fn next_control_numbers(
+        &self,
+        partner: &PartnerId,
+        wanted: &[(&str, u64)],
+    ) -> Result<Vec<Vec<u64>>, StoreError> {
+        delegate!(self, store => store.next_control_numbers(partner, wanted))
+    }
+
     async fn record_received_control_number(
         &self,
         partner: &PartnerId,

@@ -582,6 +582,48 @@ impl Store for SqliteStore {
             .await
     }
 
+    /// All in one write, and without an fsync of its own: the numbers are only used in
+    /// a unit of work committed later, with `Durability::Full`, to this same file, and a
+    /// WAL is durable in order; if the machine stops before that commit, no message
+    /// carried the numbers and handing them out again repeats nothing a partner saw.
+    async fn next_control_numbers(
+        &self,
+        partner: &PartnerId,
+        wanted: &[(&str, u64)],
+    ) -> Result<Vec<Vec<u64>>, StoreError> {
+        let partner = partner.clone();
+        let wanted: Vec<(String, u64)> = wanted
+            .iter()
+            .map(|(sequence, count)| ((*sequence).to_owned(), *count))
+            .collect();
+        self.writer
+            .write(Durability::Normal, keep_all, move |connection| {
+                let mut allocated = Vec::with_capacity(wanted.len());
+                for (sequence, count) in &wanted {
+                    if *count == 0 {
+                        allocated.push(Vec::new());
+                        continue;
+                    }
+                    let step = i64::try_from(*count).map_err(|_| {
+                        StoreError::Other(format!("cannot allocate {count} control numbers"))
+                    })?;
+                    let last: i64 = connection
+                        .query_row(
+                            "INSERT INTO control_sequences (partner, sequence, last) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (partner, sequence) DO UPDATE SET last = last + ?3
+                             RETURNING last",
+                            params![partner.as_str(), sequence, step],
+                            |row| row.get(0),
+                        )
+                        .map_err(store_error)?;
+                    let last = version_from(last)?;
+                    allocated.push((last + 1 - count..=last).collect());
+                }
+                Ok(allocated)
+            })
+            .await
+    }
+
     async fn record_received_control_number(
         &self,
         partner: &PartnerId,

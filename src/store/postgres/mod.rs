@@ -389,6 +389,43 @@ impl Store for PostgresStore {
         rows::version(&row, "last_value")
     }
 
+    /// One statement per sequence on one connection, each committed on its own as in
+    /// `next_control_number`, each moving its sequence by the whole count.
+    async fn next_control_numbers(
+        &self,
+        partner: &PartnerId,
+        wanted: &[(&str, u64)],
+    ) -> Result<Vec<Vec<u64>>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO control_number_sequences (partner, sequence, last_value)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (partner, sequence)
+                 DO UPDATE SET last_value = control_number_sequences.last_value + $3
+                 RETURNING last_value",
+            )
+            .await
+            .map_err(|error| db(&error))?;
+        let mut allocated = Vec::with_capacity(wanted.len());
+        for (sequence, count) in wanted {
+            if *count == 0 {
+                allocated.push(Vec::new());
+                continue;
+            }
+            let step = i64::try_from(*count).map_err(|_| {
+                StoreError::Other(format!("cannot allocate {count} control numbers"))
+            })?;
+            let row = client
+                .query_one(&statement, &[&partner.as_str(), sequence, &step])
+                .await
+                .map_err(|error| db(&error))?;
+            let last = rows::version(&row, "last_value")?;
+            allocated.push((last + 1 - count..=last).collect());
+        }
+        Ok(allocated)
+    }
+
     async fn record_received_control_number(
         &self,
         partner: &PartnerId,
