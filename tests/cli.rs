@@ -169,9 +169,13 @@ fn a_bad_configuration_is_refused_with_its_line() {
 #[test]
 fn bench_on_the_embedded_backend_reports_throughput_and_latency() {
     // `demo` is built (tests/demo.rs) and so is `bench`: no subcommand is a stub any more.
+    let dir = tempfile::tempdir().unwrap();
     for path in ["x12-ack", "pick-tender"] {
+        let metrics = dir.path().join(format!("{path}.prom"));
         let output = run(&[
             "bench",
+            "--metrics-out",
+            metrics.to_str().unwrap(),
             "--path",
             path,
             "--bus",
@@ -210,6 +214,22 @@ fn bench_on_the_embedded_backend_reports_throughput_and_latency() {
             latency["p50_ms"].as_f64() <= latency["max_ms"].as_f64(),
             "{report}"
         );
+        // The metrics at the end, and before the first timed message (after the pick
+        // path's 40 pre-loaded orders): their difference is the 40 timed messages.
+        let translated = |file: &Path| -> f64 {
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .filter(|line| {
+                    line.starts_with("transload_messages_processed_total{stage=\"translate\"")
+                })
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        let before = metrics.with_extension("prom.before");
+        let preloaded = if path == "pick-tender" { 40.0 } else { 0.0 };
+        assert_eq!(translated(&before), preloaded, "{path}");
+        assert_eq!(translated(&metrics), preloaded + 40.0, "{path}");
     }
 }
 

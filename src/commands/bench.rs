@@ -89,7 +89,9 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     pub(crate) json: bool,
     /// Write the hub's Prometheus metrics (per stage: processed, latency histograms) to
-    /// this file at the end of the hub path.
+    /// this file at the end of the hub path, and to FILE.before just before the first
+    /// timed message (after the pick path's pre-loaded orders): the difference is the
+    /// timed messages'.
     #[arg(long, value_name = "FILE")]
     pub(crate) metrics_out: Option<std::path::PathBuf>,
 }
@@ -169,6 +171,23 @@ fn plan(args: &BenchArgs) -> anyhow::Result<Plan> {
     })
 }
 
+/// Writes the hub's metrics as they are now to `file`.
+fn write_metrics(file: &std::path::Path) -> anyhow::Result<()> {
+    let text = transload::metrics::render()
+        .map_err(|reason| anyhow::anyhow!("no metrics to write: {reason}"))?;
+    std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))
+}
+
+/// With `--metrics-out FILE`, the metrics before the first timed message, to FILE.before.
+pub(crate) fn write_metrics_before(args: &BenchArgs) -> anyhow::Result<()> {
+    let Some(file) = &args.metrics_out else {
+        return Ok(());
+    };
+    let mut before = file.clone().into_os_string();
+    before.push(".before");
+    write_metrics(std::path::Path::new(&before))
+}
+
 /// Runs the bench.
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(&args)?;
@@ -215,10 +234,7 @@ async fn measure(args: &BenchArgs, plan: Plan) -> anyhow::Result<Report> {
         .context("the hub path failed")?;
         report.runs.push(run);
         if let Some(file) = &args.metrics_out {
-            let text = transload::metrics::render()
-                .map_err(|reason| anyhow::anyhow!("no metrics to write: {reason}"))?;
-            std::fs::write(file, text)
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            write_metrics(file)?;
         }
     }
     if !args.no_baseline {

@@ -217,7 +217,10 @@ pub(crate) async fn run(args: &BenchArgs, plan: Plan) -> anyhow::Result<RunFigur
         );
         let router = hub.router.clone();
         let server = tokio::spawn(async move { axum::serve(listener, router).await });
-        let figures = generate(&intake, plan, &timeline).await;
+        let figures = match super::write_metrics_before(args) {
+            Ok(()) => generate(&intake, plan, &timeline).await,
+            Err(error) => Err(error),
+        };
         server.abort();
         hub.stop();
         if let AnyBus::Amqp(bus) = &hub.bus {

@@ -235,6 +235,7 @@ pub(crate) async fn run(args: &BenchArgs, plan: Plan) -> anyhow::Result<RunFigur
         });
         let figures = async {
             preload(&hub, &poster, plan).await?;
+            super::write_metrics_before(args)?;
             generate(&poster, plan, &timeline).await
         }
         .await;
