@@ -362,9 +362,9 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// For each `(sequence, count)` of `wanted`, `count` next numbers of that sequence
     /// for `partner`, in order, with the guarantees of
-    /// [`Store::next_control_number`]. A store may allocate them all in one write (an
-    /// outbound 997 wants an ISA13, a GS06 and an ST02 per set); by default they are
-    /// asked for one by one.
+    /// [`Store::next_control_number`]; each sequence appears at most once in `wanted`.
+    /// A store may allocate them all in one write (an outbound 997 wants an ISA13, a
+    /// GS06 and an ST02 per set); by default they are asked for one by one.
     fn next_control_numbers(
         &self,
         partner: &PartnerId,

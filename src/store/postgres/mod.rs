@@ -389,41 +389,67 @@ impl Store for PostgresStore {
         rows::version(&row, "last_value")
     }
 
-    /// One statement per sequence on one connection, each committed on its own as in
-    /// `next_control_number`, each moving its sequence by the whole count.
+    /// One statement, committed on its own, for all the sequences: the rows stay locked
+    /// for one commit, as in `next_control_number`, whatever the number of sequences.
+    /// Each sequence may appear once in `wanted`.
     async fn next_control_numbers(
         &self,
         partner: &PartnerId,
         wanted: &[(&str, u64)],
     ) -> Result<Vec<Vec<u64>>, StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
-                "INSERT INTO control_number_sequences (partner, sequence, last_value)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (partner, sequence)
-                 DO UPDATE SET last_value = control_number_sequences.last_value + $3
-                 RETURNING last_value",
-            )
-            .await
-            .map_err(|error| db(&error))?;
-        let mut allocated = Vec::with_capacity(wanted.len());
-        for (sequence, count) in wanted {
-            if *count == 0 {
-                allocated.push(Vec::new());
-                continue;
+        let mut sequences: Vec<&str> = Vec::with_capacity(wanted.len());
+        let mut steps: Vec<i64> = Vec::with_capacity(wanted.len());
+        for (sequence, count) in wanted.iter().filter(|(_, count)| *count > 0) {
+            if sequences.contains(sequence) {
+                return Err(StoreError::Other(format!(
+                    "control sequence {sequence} asked for twice in one allocation"
+                )));
             }
-            let step = i64::try_from(*count).map_err(|_| {
+            sequences.push(sequence);
+            steps.push(i64::try_from(*count).map_err(|_| {
                 StoreError::Other(format!("cannot allocate {count} control numbers"))
-            })?;
-            let row = client
-                .query_one(&statement, &[&partner.as_str(), sequence, &step])
+            })?);
+        }
+        let mut last_of: Vec<(String, u64)> = Vec::with_capacity(sequences.len());
+        if !sequences.is_empty() {
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached(
+                    "INSERT INTO control_number_sequences (partner, sequence, last_value)
+                     SELECT $1, wanted.sequence, wanted.step
+                     FROM unnest($2::text[], $3::bigint[]) AS wanted (sequence, step)
+                     ON CONFLICT (partner, sequence)
+                     DO UPDATE SET last_value =
+                         control_number_sequences.last_value + EXCLUDED.last_value
+                     RETURNING sequence, last_value",
+                )
                 .await
                 .map_err(|error| db(&error))?;
-            let last = rows::version(&row, "last_value")?;
-            allocated.push((last + 1 - count..=last).collect());
+            for row in client
+                .query(&statement, &[&partner.as_str(), &sequences, &steps])
+                .await
+                .map_err(|error| db(&error))?
+            {
+                let sequence: String = rows::get(&row, "sequence")?;
+                last_of.push((sequence, rows::version(&row, "last_value")?));
+            }
         }
-        Ok(allocated)
+        wanted
+            .iter()
+            .map(|(sequence, count)| {
+                if *count == 0 {
+                    return Ok(Vec::new());
+                }
+                let last = last_of
+                    .iter()
+                    .find(|(name, _)| name == sequence)
+                    .map(|(_, last)| *last)
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("no number came back for {sequence}"))
+                    })?;
+                Ok((last + 1 - count..=last).collect())
+            })
+            .collect()
     }
 
     async fn record_received_control_number(
