@@ -185,6 +185,48 @@ async fn defer_waits_without_counting_an_attempt<H: Harness>() {
     consumer.ack(&[delivery]).await.unwrap();
 }
 
+/// `retry_all` and `defer_all`: what is left of a batch goes back at once, each with its
+/// delay, the retries counting an attempt and the deferrals not.
+async fn retries_and_deferrals_of_a_batch_go_back_together<H: Harness>() {
+    let harness = H::new().await;
+    let bus = harness.bus();
+    bus.publish(Stage::Events, (0..6).map(message).collect())
+        .await
+        .unwrap();
+    let mut consumer = bus
+        .consumer(Stage::Events, harness.options())
+        .await
+        .unwrap();
+    let first = take(&mut consumer, 6).await;
+    assert_eq!(first.len(), 6);
+    let started = tokio::time::Instant::now();
+    let delay = Duration::from_secs(1);
+    let (retried, deferred) = first.split_at(3);
+    let retries: Vec<_> = retried.iter().map(|delivery| (delivery, delay)).collect();
+    let deferrals: Vec<_> = deferred.iter().map(|delivery| (delivery, delay)).collect();
+    consumer.retry_all(&retries).await.unwrap();
+    consumer.defer_all(&deferrals).await.unwrap();
+    consumer.retry_all(&[]).await.unwrap();
+    assert!(
+        consumer
+            .next_batch(10, Duration::from_millis(600))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not delivered before their delay"
+    );
+    let again = take(&mut consumer, 6).await;
+    assert!(started.elapsed() >= delay);
+    assert_eq!(again.len(), 6);
+    for delivery in &again {
+        let was_retried = retried.iter().any(|r| r.message.id == delivery.message.id);
+        let was_deferred = deferred.iter().any(|d| d.message.id == delivery.message.id);
+        assert!(was_retried != was_deferred, "{:?}", delivery.message.id);
+        assert_eq!(delivery.attempt, if was_retried { 2 } else { 1 });
+    }
+    consumer.ack(&again).await.unwrap();
+}
+
 async fn rejected_messages_do_not_come_again<H: Harness>() {
     let harness = H::new().await;
     let bus = harness.bus();
@@ -301,6 +343,10 @@ macro_rules! bus_conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn defer_waits_without_counting_an_attempt() {
                 super::defer_waits_without_counting_an_attempt::<$harness>().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn retries_and_deferrals_of_a_batch_go_back_together() {
+                super::retries_and_deferrals_of_a_batch_go_back_together::<$harness>().await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn rejected_messages_do_not_come_again() {

@@ -210,6 +210,35 @@ pub trait Consumer: Send + 'static {
         delay: Duration,
     ) -> impl Future<Output = Result<(), BusError>> + Send;
 
+    /// [`Consumer::retry`] for each delivery with its delay, in order, stopping at the
+    /// first failure. A bus may apply them together (a stage worker retries what is
+    /// left of a batch at once); by default they go one by one.
+    fn retry_all(
+        &mut self,
+        retries: &[(&Delivery, Duration)],
+    ) -> impl Future<Output = Result<(), BusError>> + Send {
+        async move {
+            for (delivery, delay) in retries {
+                self.retry(delivery, *delay).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// [`Consumer::defer`] for each delivery with its delay, as
+    /// [`Consumer::retry_all`] does for retries.
+    fn defer_all(
+        &mut self,
+        deferrals: &[(&Delivery, Duration)],
+    ) -> impl Future<Output = Result<(), BusError>> + Send {
+        async move {
+            for (delivery, delay) in deferrals {
+                self.defer(delivery, *delay).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Sends `delivery` to the bus's dead-letter queue with `reason`.
     fn reject(
         &mut self,

@@ -328,6 +328,14 @@ impl Consumer for EmbeddedConsumer {
             .await
     }
 
+    async fn retry_all(&mut self, retries: &[(&Delivery, Duration)]) -> Result<(), BusError> {
+        later_all(&self.bus, retries, true).await
+    }
+
+    async fn defer_all(&mut self, deferrals: &[(&Delivery, Duration)]) -> Result<(), BusError> {
+        later_all(&self.bus, deferrals, false).await
+    }
+
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
         let (token, reason) = (delivery.token, reason.to_owned());
         self.bus
@@ -338,6 +346,28 @@ impl Consumer for EmbeddedConsumer {
             })
             .await
     }
+}
+
+/// Retries (`counts`) or deferrals handed to the writer all at once, so that it applies
+/// them in one transaction rather than one after another; the first failure, if any.
+async fn later_all(
+    bus: &EmbeddedBus,
+    items: &[(&Delivery, Duration)],
+    counts: bool,
+) -> Result<(), BusError> {
+    let calls = items.iter().map(|(delivery, delay)| {
+        let (token, delay) = (delivery.token, *delay);
+        bus.call(move |reply| Operation::Retry {
+            token,
+            delay,
+            counts,
+            reply,
+        })
+    });
+    futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// The writer thread's state.

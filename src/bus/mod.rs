@@ -104,6 +104,20 @@ impl Consumer for AnyConsumer {
         }
     }
 
+    async fn retry_all(&mut self, retries: &[(&Delivery, Duration)]) -> Result<(), BusError> {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.retry_all(retries).await,
+            AnyConsumer::Amqp(consumer) => consumer.retry_all(retries).await,
+        }
+    }
+
+    async fn defer_all(&mut self, deferrals: &[(&Delivery, Duration)]) -> Result<(), BusError> {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.defer_all(deferrals).await,
+            AnyConsumer::Amqp(consumer) => consumer.defer_all(deferrals).await,
+        }
+    }
+
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
         match self {
             AnyConsumer::Embedded(consumer) => consumer.reject(delivery, reason).await,

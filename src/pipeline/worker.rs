@@ -236,6 +236,8 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         };
         let mut report = BatchReport::default();
         let mut done = Vec::with_capacity(deliveries.len());
+        let mut retries = Vec::new();
+        let mut deferrals = Vec::new();
         for ((delivery, verdict), partner) in deliveries.into_iter().zip(verdicts).zip(partners) {
             let message_id = delivery.message.id;
             let outcome = match verdict {
@@ -251,12 +253,12 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                 }
                 Verdict::Retry(delay) => {
                     report.retried += 1;
-                    self.consumer.retry(&delivery, delay).await?;
+                    retries.push((delivery, delay));
                     Outcome::Retried
                 }
                 Verdict::Defer(delay) => {
                     report.deferred += 1;
-                    self.consumer.defer(&delivery, delay).await?;
+                    deferrals.push((delivery, delay));
                     Outcome::Deferred
                 }
                 Verdict::DeadLetter(reason) => {
@@ -266,8 +268,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                         Outcome::DeadLettered
                     } else {
                         report.retried += 1;
-                        let delay = self.options.retry.first_delay;
-                        self.consumer.retry(&delivery, delay).await?;
+                        retries.push((delivery, self.options.retry.first_delay));
                         Outcome::Retried
                     }
                 }
@@ -282,6 +283,10 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         if wrote_outbox && let Some(relay) = &self.relay {
             relay.notify_one();
         }
+        // What is left of the batch goes back to the bus at once (one write on the
+        // embedded bus instead of one per message).
+        self.consumer.retry_all(&by_ref(&retries)).await?;
+        self.consumer.defer_all(&by_ref(&deferrals)).await?;
         match self.consumer.ack(&done).await {
             Ok(()) => Ok(report),
             // The commits stand; the redelivered messages will be recognised as processed.
@@ -592,4 +597,12 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             }
         }
     }
+}
+
+/// Deliveries with their delays, borrowed, as `retry_all` and `defer_all` take them.
+fn by_ref(later: &[(Delivery, Duration)]) -> Vec<(&Delivery, Duration)> {
+    later
+        .iter()
+        .map(|(delivery, delay)| (delivery, *delay))
+        .collect()
 }
