@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
-use transload_core::bus::{Bus, BusError, BusMessage, Consumer, ConsumerOptions, Stage};
+use transload_core::bus::{
+    AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, Consumer, ConsumerOptions, Stage,
+};
 use uuid::Uuid;
 
 fn open(max_deliveries: u32) -> EmbeddedBus {
@@ -29,6 +31,60 @@ fn quick() -> ConsumerOptions {
         prefetch: 10,
         visibility_timeout: Duration::from_millis(200),
     }
+}
+
+/// `transload-available-at`: held back until then when later, delivered at once when
+/// past or unreadable (a hint, never a reason to lose a message).
+#[tokio::test]
+async fn a_message_available_later_is_held_back_until_then() {
+    let bus = open(20);
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1200);
+    let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600);
+    let held = BusMessage::new("acme.timer", b"later".to_vec())
+        .with_header(AVAILABLE_AT_HEADER, later.to_string());
+    let at_once = [
+        BusMessage::new("acme.timer", b"past".to_vec())
+            .with_header(AVAILABLE_AT_HEADER, past.to_string()),
+        BusMessage::new("acme.timer", b"garbled".to_vec())
+            .with_header(AVAILABLE_AT_HEADER, "next tuesday"),
+    ];
+    bus.publish(
+        Stage::Events,
+        vec![held.clone(), at_once[0].clone(), at_once[1].clone()],
+    )
+    .await
+    .unwrap();
+    let mut consumer = bus.consumer(Stage::Events, quick()).await.unwrap();
+    let first = consumer
+        .next_batch(10, Duration::from_millis(500))
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = first.iter().map(|d| d.message.id).collect();
+    ids.sort();
+    let mut expected = vec![at_once[0].id, at_once[1].id];
+    expected.sort();
+    assert_eq!(ids, expected);
+    consumer.ack(&first).await.unwrap();
+    assert!(
+        consumer
+            .next_batch(10, Duration::from_millis(300))
+            .await
+            .unwrap()
+            .is_empty(),
+        "held back before its time"
+    );
+    let mut second = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while second.is_empty() && std::time::Instant::now() < deadline {
+        second = consumer
+            .next_batch(10, Duration::from_millis(200))
+            .await
+            .unwrap();
+    }
+    assert!(jiff::Timestamp::now() >= later);
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].message, held);
+    consumer.ack(&second).await.unwrap();
 }
 
 #[tokio::test]

@@ -21,7 +21,8 @@ use jiff::Timestamp;
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{Notify, oneshot};
 use transload_core::bus::{
-    Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery, DeliveryToken, Stage,
+    AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery,
+    DeliveryToken, Stage,
 };
 use uuid::Uuid;
 
@@ -624,6 +625,12 @@ fn publish(
     for message in messages {
         let headers = serde_json::to_string(&message.headers)
             .map_err(|error| BusError::Other(error.to_string()))?;
+        // Held back until the instant of its `transload-available-at` header, if later.
+        let available_at = message
+            .headers
+            .get(AVAILABLE_AT_HEADER)
+            .and_then(|at| at.parse::<Timestamp>().ok())
+            .map_or(now, |at| at.as_millisecond().max(now));
         statement
             .execute(params![
                 stage.name(),
@@ -631,7 +638,7 @@ fn publish(
                 message.routing_key,
                 headers,
                 message.body,
-                now
+                available_at
             ])
             .map_err(bus_error)?;
     }

@@ -12,7 +12,9 @@
 //! A timer is a message on the events stage with the header `transload-internal: timer`
 //! and its due time in `transload-due-at`; read before it is due it is deferred (no
 //! attempt counted) for the time left, at most [`DecideOptions::max_timer_wait`] at a
-//! time, so a timer fires within that much of its time even after a restart.
+//! time, so a timer fires within that much of its time even after a restart. It is
+//! published with `transload-available-at` as far ahead as that first deferral would
+//! be, so the embedded bus holds it back instead of handing it to decide at once.
 //!
 //! Every state key carries the event's tenant: nothing is read across tenants.
 
@@ -26,7 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use transload_connectors::partner::PartnerDirectory;
-use transload_core::bus::{BusMessage, Stage};
+use transload_core::bus::{AVAILABLE_AT_HEADER, BusMessage, Stage};
 use transload_core::event::{Event, EventPayload};
 use transload_core::ids::{DedupeKey, PartnerId, ShipperLoadId, TenantId, ZoneName};
 use transload_core::store::{AuditEntry, StateKey, StateWrite, Store, UnitOfWork};
@@ -357,8 +359,16 @@ impl<S: Store> Decide<S> {
                     unit.outbox.push((Stage::Outbound, message));
                 }
                 Command::Schedule { due, timer } => {
-                    unit.outbox
-                        .push((Stage::Events, timer_message(tenant, due, &timer)?));
+                    // Read no earlier than it would be deferred to on its first reading.
+                    let wait = Duration::try_from(due.duration_since(now))
+                        .unwrap_or_default()
+                        .min(self.options.max_timer_wait);
+                    let message = timer_message(tenant, due, &timer)?;
+                    let message = match Timestamp::now().checked_add(wait) {
+                        Ok(at) => message.with_header(AVAILABLE_AT_HEADER, at.to_string()),
+                        Err(_) => message,
+                    };
+                    unit.outbox.push((Stage::Events, message));
                 }
                 Command::Alert { code, message } => {
                     tracing::warn!(%tenant, load = %subject, %code, %message, "alert");
