@@ -144,6 +144,7 @@ impl Hub {
             store.clone(),
             ApiKeys::from_config(&config.api_keys).map_err(IntakeSetupError::from)?,
             carriers.clone(),
+            Arc::clone(&partners),
         );
         let router = hub_router_with_backends(
             state,

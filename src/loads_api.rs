@@ -1,7 +1,8 @@
 //! The orchestrator's HTTP API, for a tenant's systems and operators (Bearer API key of
 //! the tenant, as for the intake):
 //!
-//! - `GET /v1/carriers`: the carrier master and contracts the hub decides with;
+//! - `GET /v1/carriers`: the carriers and contracts the hub decides with, those whose
+//!   partner profile belongs to the key's tenant;
 //! - `GET /v1/loads/{load}`: a load of the key's tenant: its state and decision records
 //!   (another tenant's load is a 404, as a load that does not exist);
 //! - `POST /v1/loads/{load}/overrides`: a person's decision (`{"override": "approve",
@@ -22,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jiff::Timestamp;
 use serde_json::{Value, json};
+use transload_connectors::partner::PartnerDirectory;
 use transload_core::bus::Stage;
 use transload_core::ids::{ShipperLoadId, TenantId};
 use transload_core::store::{AuditEntry, StateKey, Store, StoreError, UnitOfWork};
@@ -54,17 +56,25 @@ pub struct LoadsApi<S> {
     store: S,
     keys: ApiKeys,
     carriers: Option<Arc<CarrierMaster>>,
+    partners: Arc<PartnerDirectory>,
 }
 
 impl<S: Store> LoadsApi<S> {
     /// The API over `store`, authenticating with `keys`; `carriers` is the master the
-    /// decide stage uses (none when the hub runs no orchestrator).
+    /// decide stage uses (none when the hub runs no orchestrator), each carrier shown to
+    /// the tenant of its partner profile in `partners` only.
     #[must_use]
-    pub fn new(store: S, keys: ApiKeys, carriers: Option<Arc<CarrierMaster>>) -> Self {
+    pub fn new(
+        store: S,
+        keys: ApiKeys,
+        carriers: Option<Arc<CarrierMaster>>,
+        partners: Arc<PartnerDirectory>,
+    ) -> Self {
         Self {
             store,
             keys,
             carriers,
+            partners,
         }
     }
 }
@@ -167,9 +177,17 @@ async fn carriers<S: Store>(
     State(api): State<Arc<LoadsApi<S>>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    tenant_of(&api, &headers)?;
+    let tenant = tenant_of(&api, &headers)?;
     let master = api.carriers.as_ref().ok_or(ApiError::NoOrchestrator)?;
-    let carriers: Vec<&transload_orchestrator::Carrier> = master.iter().collect();
+    // The key's tenant's carriers only: those whose partner profile is the tenant's.
+    let carriers: Vec<&transload_orchestrator::Carrier> = master
+        .iter()
+        .filter(|carrier| {
+            api.partners
+                .get(&carrier.id)
+                .is_some_and(|profile| profile.tenant == tenant)
+        })
+        .collect();
     Ok(Json(json!({ "carriers": carriers })))
 }
 

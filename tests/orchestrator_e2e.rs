@@ -1195,6 +1195,21 @@ async fn loads_api(backends: &str) {
         .map(|text| serde_json::from_str(&text).unwrap())
         .unwrap();
     assert_eq!(carriers["carriers"].as_array().unwrap().len(), 3);
+    let others: Value = client
+        .get(format!("{}/v1/carriers", world.base))
+        .bearer_auth(GLOBEX_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap();
+    assert_eq!(
+        others["carriers"],
+        json!([]),
+        "acme's carriers are not shown to globex"
+    );
 
     let approve = json!({"override": "approve", "by": "bob", "reason": "hazmat papers checked"});
     let refused = client
