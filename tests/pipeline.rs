@@ -144,6 +144,43 @@ async fn handled_messages_are_committed_relayed_and_never_handled_twice() {
     assert_eq!(got[0].message.headers["cause"], message.id.to_string());
 }
 
+/// One relay pass publishes the outbox of every stage (all at once) and marks it all:
+/// each stage's queue gets its messages in outbox order, and nothing is published twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_publishes_every_stage_of_the_outbox_in_one_pass() {
+    let (bus, store) = open();
+    let relay = OutboxRelay::new(bus.clone(), store.clone());
+    let stages = [Stage::Outbound, Stage::Inbound, Stage::Events];
+    let mut unit = UnitOfWork::default();
+    let mut sent = Vec::new();
+    for n in 0..9 {
+        let message = BusMessage::new("acme", format!("message {n}").into_bytes());
+        let stage = stages[n % 3];
+        sent.push((stage, message.id));
+        unit.outbox.push((stage, message));
+    }
+    store.commit(unit).await.unwrap();
+    assert_eq!(relay.relay_once().await.unwrap(), 9);
+    assert_eq!(relay.relay_once().await.unwrap(), 0, "all of it marked");
+    for stage in stages {
+        let mut consumer = bus
+            .consumer(stage, ConsumerOptions::default())
+            .await
+            .unwrap();
+        let got = consumer
+            .next_batch(10, Duration::from_secs(2))
+            .await
+            .unwrap();
+        let expected: Vec<Uuid> = sent
+            .iter()
+            .filter(|(s, _)| *s == stage)
+            .map(|(_, id)| *id)
+            .collect();
+        let ids: Vec<Uuid> = got.iter().map(|delivery| delivery.message.id).collect();
+        assert_eq!(ids, expected, "{stage}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failures_become_dead_letters_with_reason_and_bytes() {
     let (bus, store) = open();

@@ -81,18 +81,49 @@ impl<B: Bus, S: Store> OutboxRelay<B, S> {
             entry.0.push(record.seq);
             entry.1.push(record.message);
         }
-        let mut published = 0;
+        // Every stage's batch at once (the embedded bus writes them in one transaction),
+        // then one mark for all that the bus took.
+        let mut stages = Vec::with_capacity(by_stage.len());
+        let mut batches = Vec::with_capacity(by_stage.len());
         for (stage, (seqs, messages)) in by_stage {
-            let accepted = match self.bus.publish(stage, messages).await {
-                Ok(()) => seqs.len(),
-                Err(BusError::Refused(_)) => self.publish_one_by_one(stage, &seqs).await?,
-                Err(error) => return Err(error.into()),
-            };
-            self.store.mark_published(&seqs).await?;
-            metrics::outbox_published(accepted);
-            published += seqs.len();
+            stages.push((stage, seqs));
+            batches.push(messages);
         }
-        Ok(published)
+        let results = futures_util::future::join_all(
+            stages
+                .iter()
+                .zip(batches)
+                .map(|((stage, _), messages)| self.bus.publish(*stage, messages)),
+        )
+        .await;
+        let mut published: Vec<i64> = Vec::new();
+        let mut accepted = 0;
+        let mut failure = None;
+        for ((stage, seqs), result) in stages.iter().zip(results) {
+            match result {
+                Ok(()) => accepted += seqs.len(),
+                Err(BusError::Refused(_)) => match self.publish_one_by_one(*stage, seqs).await {
+                    Ok(taken) => accepted += taken,
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                        continue;
+                    }
+                },
+                Err(error) => {
+                    failure.get_or_insert(error.into());
+                    continue;
+                }
+            }
+            published.extend(seqs);
+        }
+        if !published.is_empty() {
+            self.store.mark_published(&published).await?;
+            metrics::outbox_published(accepted);
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(published.len()),
+        }
     }
 
     /// After the bus refused a batch: publishes its messages one at a time (read again
