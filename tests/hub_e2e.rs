@@ -226,13 +226,18 @@ async fn dropped_214_becomes_statuses_and_a_997(backends: &str) {
     let ack = std::fs::read_to_string(outbound.join(&name)).unwrap();
     assert!(ack.contains("AK1*QM*950~"), "{ack}");
     assert!(ack.contains("AK9*A*1*1*1~"), "{ack}");
-    // And the hub recorded the delivery.
+    // And the hub recorded the delivery: the deliver stage writes the file, then commits
+    // its unit with the audit entry, so the entry may come a moment after the file.
     let message_id = name.trim_start_matches("997-").trim_end_matches(".edi");
-    let audit = hub
-        .store
-        .audit_log(&TenantId::new("acme").unwrap(), message_id)
-        .await
-        .unwrap();
+    let tenant = TenantId::new("acme").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let audit = loop {
+        let audit = hub.store.audit_log(&tenant, message_id).await.unwrap();
+        if !audit.is_empty() || Instant::now() >= deadline {
+            break audit;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0].action, "delivered");
     stop(hub).await;
