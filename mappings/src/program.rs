@@ -277,12 +277,77 @@ fn load_errors(code: &str, errors: jaq_core::load::Errors<&str, ()>) -> Vec<Prog
     out
 }
 
+/// A JSON value as a jaq value, converted directly (not printed and parsed again).
+/// Integers stay integers; other numbers keep serde_json's text as jaq decimals, as
+/// jaq's own parser would read that text.
 fn to_val(value: &Value) -> Result<Val, String> {
+    Ok(match value {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::from(*b),
+        Value::Number(number) => match number.as_i64().map(isize::try_from) {
+            Some(Ok(int)) => Val::Num(jaq_json::Num::Int(int)),
+            _ => jaq_json::read::parse_single(number.to_string().as_bytes())
+                .map_err(|error| error.to_string())?,
+        },
+        Value::String(text) => Val::utf8_str(text.clone().into_bytes()),
+        Value::Array(items) => Val::Arr(
+            items
+                .iter()
+                .map(to_val)
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+        ),
+        Value::Object(map) => {
+            let mut object = jaq_json::Map::default();
+            for (key, item) in map {
+                object.insert(Val::utf8_str(key.clone().into_bytes()), to_val(item)?);
+            }
+            Val::obj(object)
+        }
+    })
+}
+
+/// A jaq value as a JSON value, converted directly; an error for what JSON cannot hold
+/// (a non-string key, a number that is not finite).
+fn from_val(value: &Val) -> Result<Value, String> {
+    let not_json = || format!("the program produced a value that is not JSON: {value}");
+    Ok(match value {
+        Val::Null => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Num(jaq_json::Num::Int(int)) => {
+            Value::from(i64::try_from(*int).map_err(|_| not_json())?)
+        }
+        Val::Num(jaq_json::Num::Float(float)) => serde_json::Number::from_f64(*float)
+            .map(Value::Number)
+            .ok_or_else(not_json)?,
+        Val::Num(other) => serde_json::from_str(&other.to_string()).map_err(|_| not_json())?,
+        Val::TStr(text) | Val::BStr(text) => {
+            Value::String(String::from_utf8_lossy(text).into_owned())
+        }
+        Val::Arr(items) => Value::Array(items.iter().map(from_val).collect::<Result<_, _>>()?),
+        Val::Obj(map) => {
+            let mut object = serde_json::Map::new();
+            for (key, item) in map.iter() {
+                let Val::TStr(key) = key else {
+                    return Err(not_json());
+                };
+                object.insert(String::from_utf8_lossy(key).into_owned(), from_val(item)?);
+            }
+            Value::Object(object)
+        }
+    })
+}
+
+/// The conversions as they were: printed, then parsed again (kept to check the direct
+/// ones against).
+#[cfg(test)]
+fn to_val_by_text(value: &Value) -> Result<Val, String> {
     let bytes = serde_json::to_vec(value).map_err(|error| error.to_string())?;
     jaq_json::read::parse_single(&bytes).map_err(|error| error.to_string())
 }
 
-fn from_val(value: &Val) -> Result<Value, String> {
+#[cfg(test)]
+fn from_val_by_text(value: &Val) -> Result<Value, String> {
     serde_json::from_str(&value.to_string()).map_err(|error| {
         format!("the program produced a value that is not JSON ({error}): {value}")
     })
@@ -301,6 +366,45 @@ mod tests {
                 &json!({"code_maps": {"status": {"X1": "arrived_at_delivery"}}}),
                 "2026-11-25T00:00:00Z",
             )
+    }
+
+    #[test]
+    fn direct_conversions_agree_with_printing_and_parsing() {
+        let values = [
+            json!(null),
+            json!([
+                true,
+                false,
+                0,
+                -7,
+                42,
+                9_007_199_254_740_993_i64,
+                u64::MAX,
+                14.6,
+                1.5e300,
+                -0.25
+            ]),
+            json!({"b": "text", "a": ["x", {"nested": null}], "é": "ünïcode \u{1F69A}", "": ""}),
+            serde_json::from_str(
+                &std::fs::read_to_string(crate::library_dir().join("fixtures/partner-odfl.json"))
+                    .unwrap(),
+            )
+            .unwrap(),
+        ];
+        for value in values {
+            let direct = to_val(&value).unwrap();
+            let by_text = to_val_by_text(&value).unwrap();
+            assert_eq!(direct.to_string(), by_text.to_string(), "{value}");
+            assert_eq!(from_val(&direct).unwrap(), value, "{value}");
+            assert_eq!(from_val(&direct), from_val_by_text(&direct), "{value}");
+        }
+        // What JSON cannot hold is an error, as it was.
+        for code in ["{(1): 2}", "[nan]", "infinite"] {
+            let out = Program::compile(code)
+                .unwrap()
+                .run(&json!(null), &json!({}), "");
+            assert!(out.is_err(), "{code}: {out:?}");
+        }
     }
 
     #[test]
