@@ -60,13 +60,11 @@ def to_x12_time: if . == null then null else .[11:16] | gsub(":"; "") end;
 # the zone of most of its area: a heuristic for a stop's location when the message gives
 # no zone) are native lookups; see mappings/src/lookup.rs for the tables.
 
-# A canonical ZonedTime from a local date-time, a zone (IANA name or offset, or null) and
-# how the zone was chosen ("explicit", "stop_location", "partner_default", "hub_default").
-# A null zone gives an unresolved time. `zone_utc` is native (jiff): local time in a zone
-# -> UTC instant; an ambiguous time takes the earlier instant, a gap the later.
-def zoned(local; zone; source):
-  if zone == null then {local: local, zone_source: "unresolved"}
-  else {local: local, zone: zone, utc: (local | zone_utc(zone)), zone_source: source} end;
+# `zoned(local; zone; source)` is native: a canonical ZonedTime from a local date-time, a
+# zone (IANA name or offset, or null) and how the zone was chosen ("explicit",
+# "stop_location", "partner_default", "hub_default"). A null zone gives an unresolved
+# time. `zone_utc` is native (jiff): local time in a zone -> UTC instant; an ambiguous
+# time takes the earlier instant, a gap the later.
 
 # `zone_local(zone)` is native too: an instant (RFC 3339) -> the local date-time in a zone.
 
@@ -74,10 +72,8 @@ def zoned(local; zone; source):
 # "zone": "-06:00"} ("Z" gives "+00:00", fractional seconds are dropped); an error for
 # anything else.
 
-# The first non-null zone of a list of [zone, source] pairs, as a ZonedTime of `local`.
-def zoned_first(local; pairs):
-  (first(pairs[] | select(.[0] != null)) // [null, null]) as $p
-  | zoned(local; $p[0]; $p[1]);
+# `zoned_first(local; pairs)` is native: the first non-null zone of a list of
+# [zone, source] pairs, as a ZonedTime of `local` (unresolved when every zone is null).
 
 # ---- code maps and small helpers ---------------------------------------------------------
 
