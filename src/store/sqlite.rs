@@ -582,10 +582,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    /// All in one write, and without an fsync of its own: the numbers are only used in
-    /// a unit of work committed later, with `Durability::Full`, to this same file, and a
-    /// WAL is durable in order; if the machine stops before that commit, no message
-    /// carried the numbers and handing them out again repeats nothing a partner saw.
+    /// All in one write, fsync'd like `next_control_number` (the deliver stage sends an
+    /// interchange before it commits, so the numbers must be durable before anyone uses
+    /// them); concurrent allocations share the fsync through the group commit.
     async fn next_control_numbers(
         &self,
         partner: &PartnerId,
@@ -597,7 +596,7 @@ impl Store for SqliteStore {
             .map(|(sequence, count)| ((*sequence).to_owned(), *count))
             .collect();
         self.writer
-            .write(Durability::Normal, keep_all, move |connection| {
+            .write(Durability::Full, keep_all, move |connection| {
                 let mut allocated = Vec::with_capacity(wanted.len());
                 for (sequence, count) in &wanted {
                     if *count == 0 {
