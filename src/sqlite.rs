@@ -17,8 +17,64 @@ pub fn open_durable(path: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // The writers run a score of distinct statements, beyond rusqlite's default 16.
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(connection)
 }
+
+/// Opens the savepoint `name` through the statement cache (rusqlite's `Savepoint` and
+/// `execute_batch` parse their SQL again each time, and the writers open one per write).
+///
+/// # Errors
+/// When SQLite refuses the savepoint.
+pub fn open_savepoint(connection: &Connection, name: Savepoint) -> rusqlite::Result<()> {
+    connection.prepare_cached(name.open)?.execute([]).map(drop)
+}
+
+/// Ends the savepoint `name`, keeping its changes.
+///
+/// # Errors
+/// When SQLite refuses (the transaction should then be rolled back).
+pub fn release_savepoint(connection: &Connection, name: Savepoint) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached(name.release)?
+        .execute([])
+        .map(drop)
+}
+
+/// Ends the savepoint `name`, undoing its changes.
+///
+/// # Errors
+/// When SQLite refuses (the transaction should then be rolled back).
+pub fn roll_back_savepoint(connection: &Connection, name: Savepoint) -> rusqlite::Result<()> {
+    connection.prepare_cached(name.roll_back)?.execute([])?;
+    release_savepoint(connection, name)
+}
+
+/// The statements of one savepoint name.
+#[derive(Debug, Clone, Copy)]
+pub struct Savepoint {
+    open: &'static str,
+    release: &'static str,
+    roll_back: &'static str,
+}
+
+/// The savepoint around one queued write of the store's group commit.
+pub const WRITE_SAVEPOINT: Savepoint = Savepoint {
+    open: "SAVEPOINT write_unit",
+    release: "RELEASE write_unit",
+    roll_back: "ROLLBACK TO write_unit",
+};
+
+/// The savepoint around one operation of the embedded bus's writer.
+pub const OPERATION_SAVEPOINT: Savepoint = Savepoint {
+    open: "SAVEPOINT operation",
+    release: "RELEASE operation",
+    roll_back: "ROLLBACK TO operation",
+};
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
 
 /// How often [`spawn_checkpointer`] checkpoints.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);

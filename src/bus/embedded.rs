@@ -26,7 +26,10 @@ use transload_core::bus::{
 };
 use uuid::Uuid;
 
-use crate::sqlite::{Durability, is_busy, migrate, open_durable, open_writer, set_sync};
+use crate::sqlite::{
+    Durability, OPERATION_SAVEPOINT, is_busy, migrate, open_durable, open_savepoint, open_writer,
+    release_savepoint, roll_back_savepoint, set_sync,
+};
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/embedded_0001.sql")];
 /// How often an idle consumer looks for messages published by another process or
@@ -591,20 +594,14 @@ fn savepoint<T>(
     transaction: &Transaction<'_>,
     work: impl FnOnce(&Transaction<'_>) -> Result<T, BusError>,
 ) -> Result<T, BusError> {
-    transaction
-        .execute_batch("SAVEPOINT operation")
-        .map_err(bus_error)?;
+    open_savepoint(transaction, OPERATION_SAVEPOINT).map_err(bus_error)?;
     match work(transaction) {
         Ok(value) => {
-            transaction
-                .execute_batch("RELEASE operation")
-                .map_err(bus_error)?;
+            release_savepoint(transaction, OPERATION_SAVEPOINT).map_err(bus_error)?;
             Ok(value)
         }
         Err(error) => {
-            transaction
-                .execute_batch("ROLLBACK TO operation; RELEASE operation")
-                .map_err(bus_error)?;
+            roll_back_savepoint(transaction, OPERATION_SAVEPOINT).map_err(bus_error)?;
             Err(error)
         }
     }

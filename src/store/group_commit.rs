@@ -14,7 +14,9 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 use transload_core::store::StoreError;
 
-use crate::sqlite::{Durability, set_sync};
+use crate::sqlite::{
+    Durability, WRITE_SAVEPOINT, open_savepoint, release_savepoint, roll_back_savepoint, set_sync,
+};
 
 /// One queued write: applies itself inside a savepoint, then hears how the transaction
 /// ended.
@@ -214,7 +216,7 @@ impl GroupCommit {
 }
 
 fn commit_batch(connection: &mut Connection, mut batch: Vec<Box<dyn QueuedWrite>>) {
-    let mut transaction =
+    let transaction =
         match connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
             Ok(transaction) => transaction,
             Err(error) => {
@@ -227,24 +229,18 @@ fn commit_batch(connection: &mut Connection, mut batch: Vec<Box<dyn QueuedWrite>
         };
     let mut broken = None;
     for write in &mut batch {
-        let mut savepoint = match transaction.savepoint() {
-            Ok(savepoint) => savepoint,
-            Err(error) => {
-                write.fail(crate::store::sqlite::store_error(error));
-                continue;
-            }
-        };
-        if write.apply(&savepoint) {
-            if let Err(error) = savepoint.commit() {
-                broken = Some(error);
-                break;
-            }
+        if let Err(error) = open_savepoint(&transaction, WRITE_SAVEPOINT) {
+            write.fail(crate::store::sqlite::store_error(error));
+            continue;
+        }
+        let ended = if write.apply(&transaction) {
+            release_savepoint(&transaction, WRITE_SAVEPOINT)
         } else {
-            savepoint.set_drop_behavior(rusqlite::DropBehavior::Rollback);
-            if let Err(error) = savepoint.finish() {
-                broken = Some(error);
-                break;
-            }
+            roll_back_savepoint(&transaction, WRITE_SAVEPOINT)
+        };
+        if let Err(error) = ended {
+            broken = Some(error);
+            break;
         }
     }
     if let Some(error) = broken {
