@@ -907,6 +907,9 @@ async fn outbox_order_and_mark_published<H: Harness>(harness: &H) {
     let rest: Vec<i64> = left.iter().map(|record| record.seq).collect();
     store.mark_published(&rest).await.unwrap();
     assert!(all_pending(&store).await.is_empty());
+    // Published rows are gone, not kept marked: the outbox does not grow with every
+    // message ever sent.
+    assert_eq!(harness.rows("outbox").await, 0);
     // New entries come after everything published.
     let unit = UnitOfWork {
         outbox: vec![(Stage::Events, message(6))],
@@ -1516,7 +1519,13 @@ mod postgres_only {
             .await
             .unwrap();
         let applied: Vec<(i64, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
-        assert_eq!(applied, [(1, "initial".to_owned())]);
+        assert_eq!(
+            applied,
+            [
+                (1, "initial".to_owned()),
+                (2, "outbox keeps only pending".to_owned())
+            ]
+        );
     }
 
     async fn unknown_migration_is_refused(harness: &PostgresHarness) {
@@ -1757,6 +1766,46 @@ mod postgres_only {
 /// What only the SQLite store has: its write-ahead log, checkpointed in the background.
 mod sqlite_only {
     use super::*;
+
+    /// A store written by a version that kept published outbox rows (marked) is opened
+    /// by this one: the published rows go, the pending one stays and is still relayed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_an_older_store_drops_the_published_outbox_rows() {
+        let dir = std::env::temp_dir().join(format!("transload-migrate-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite3");
+        {
+            let db = rusqlite::Connection::open(&path).unwrap();
+            db.execute_batch(include_str!(
+                "../src/store/migrations/sqlite/0001_initial.sql"
+            ))
+            .unwrap();
+            db.pragma_update(None, "user_version", 1).unwrap();
+            for (n, published_at) in [
+                (1, Some(1_700_000_000_000_000_i64)),
+                (2, None),
+                (3, Some(1)),
+            ] {
+                db.execute(
+                    "INSERT INTO outbox (stage, message_id, routing_key, headers, body, published_at)
+                     VALUES ('events', ?1, 'acme.test', '{}', x'00', ?2)",
+                    rusqlite::params![Uuid::from_u128(n).to_string(), published_at],
+                )
+                .unwrap();
+            }
+        }
+        let store = transload::store::sqlite::SqliteStore::open(&path).unwrap();
+        let pending = store.pending_outbox(10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].message.id, Uuid::from_u128(2));
+        drop(store);
+        let db = rusqlite::Connection::open(&path).unwrap();
+        let rows: i64 = db
+            .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     fn wal_bytes(path: &std::path::Path) -> u64 {
         std::fs::metadata(path.with_extension("sqlite3-wal"))

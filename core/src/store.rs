@@ -336,7 +336,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OutboxRecord>, StoreError>> + Send;
 
-    /// Marks outbox messages as published (after the bus confirmed them).
+    /// Marks outbox messages as published (after the bus confirmed them): they leave the
+    /// outbox, which holds only what is still to publish.
     fn mark_published(&self, seqs: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A raw message by id.

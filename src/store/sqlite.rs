@@ -18,7 +18,10 @@ use uuid::Uuid;
 use crate::sqlite::{Durability, is_busy, migrate, open_durable, open_writer};
 use crate::store::group_commit::GroupCommit;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/0001_initial.sql"),
+    include_str!("migrations/sqlite/0002_outbox_keeps_only_pending.sql"),
+];
 
 /// Read connections: the stages, the relay and the APIs read at once.
 const READERS: usize = 4;
@@ -507,14 +510,15 @@ impl Store for SqliteStore {
         let seqs = seqs.to_vec();
         // Losing a mark with the machine only publishes its message again (the same id,
         // which the stages' processed markers absorb): it need not wait for an fsync.
+        // The bus has the message now: its row leaves the outbox, which keeps only what
+        // is still to publish (and does not grow with every message ever sent).
         self.writer
             .write(Durability::Normal, keep_all, move |connection| {
-                let now = micros(Timestamp::now());
                 let mut statement = connection
-                    .prepare_cached("UPDATE outbox SET published_at = ?2 WHERE seq = ?1 AND published_at IS NULL")
+                    .prepare_cached("DELETE FROM outbox WHERE seq = ?1")
                     .map_err(store_error)?;
                 for seq in seqs {
-                    statement.execute(params![seq, now]).map_err(store_error)?;
+                    statement.execute(params![seq]).map_err(store_error)?;
                 }
                 Ok(())
             })

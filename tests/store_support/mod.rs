@@ -19,6 +19,8 @@ pub(crate) trait Harness: Sized + Send + Sync + 'static {
     /// A second, independent handle on the same database (a new pool or a reopened
     /// file), as another hub process or a restarted one has.
     async fn reopen(&self) -> Self::Store;
+    /// Rows in `table`, counted with plain SQL.
+    async fn rows(&self, table: &str) -> i64;
     /// Removes the database.
     async fn destroy(self);
 }
@@ -107,6 +109,11 @@ impl Harness for PostgresHarness {
         PostgresStore::connect(&self.url).await.unwrap()
     }
 
+    async fn rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        self.sql().await.query_one(&sql, &[]).await.unwrap().get(0)
+    }
+
     async fn destroy(self) {
         let PostgresHarness {
             database, store, ..
@@ -149,6 +156,14 @@ impl Harness for SqliteHarness {
 
     async fn reopen(&self) -> SqliteStore {
         SqliteStore::open(&Self::path(&self.dir)).unwrap()
+    }
+
+    async fn rows(&self, table: &str) -> i64 {
+        let db = rusqlite::Connection::open(Self::path(&self.dir)).unwrap();
+        db.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .unwrap()
     }
 
     async fn destroy(self) {

@@ -19,11 +19,18 @@ struct Migration {
 }
 
 /// Every migration, in order. Released migrations are never edited: a change is a new one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "outbox keeps only pending",
+        sql: include_str!("../migrations/postgres/0002_outbox_keeps_only_pending.sql"),
+    },
+];
 
 /// Key of the transaction-scoped advisory lock that serialises migrators ("tload-mg").
 const LOCK_KEY: i64 = 0x746c_6f61_642d_6d67;

@@ -320,8 +320,9 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "UPDATE outbox SET published_at = now()
-                 WHERE seq = ANY($1) AND published_at IS NULL",
+                // The bus has the messages now: they leave the outbox, which keeps only
+                // what is still to publish.
+                "DELETE FROM outbox WHERE seq = ANY($1)",
             )
             .await
             .map_err(|error| db(&error))?;
