@@ -208,6 +208,34 @@ struct ConfigFile {
     api_keys: Vec<ApiKeyEntry>,
     #[serde(default)]
     orchestrator: Option<OrchestratorSection>,
+    #[serde(default)]
+    retention: RetentionConfig,
+}
+
+/// The `[retention]` table: how long the store keeps what it needs only for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a processed marker is kept. It stops a message delivered twice (after a
+    /// restart, or past the bus's visibility timeout) from acting twice; such deliveries
+    /// come within minutes.
+    #[serde(default = "default_processed_days")]
+    pub processed_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            processed_days: DEFAULT_PROCESSED_DAYS,
+        }
+    }
+}
+
+/// Default of [`RetentionConfig::processed_days`].
+const DEFAULT_PROCESSED_DAYS: u32 = 7;
+
+fn default_processed_days() -> u32 {
+    DEFAULT_PROCESSED_DAYS
 }
 
 /// The `[orchestrator]` table: where the carrier files are, and the policy (each of its
@@ -309,6 +337,8 @@ pub struct Config {
     pub api_keys: Vec<ApiKeyConfig>,
     /// The orchestrator, when configured (`carriers_dir` resolved).
     pub orchestrator: Option<OrchestratorSection>,
+    /// What the store prunes, and when.
+    pub retention: RetentionConfig,
 }
 
 impl Config {
@@ -346,6 +376,12 @@ impl Config {
         if file.intake.body_timeout_secs == 0 {
             bail!(
                 "{}: [intake] body_timeout_secs must be at least 1",
+                path.display()
+            );
+        }
+        if file.retention.processed_days == 0 {
+            bail!(
+                "{}: [retention] processed_days must be at least 1",
                 path.display()
             );
         }
@@ -391,6 +427,7 @@ impl Config {
                 section.carriers_dir = base.join(&section.carriers_dir);
                 section
             }),
+            retention: file.retention,
         })
     }
 }
@@ -449,6 +486,26 @@ mod tests {
     use super::*;
 
     const GOOD: &str = "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:8080\"\n";
+
+    #[test]
+    fn processed_markers_are_kept_a_week_unless_told_and_at_least_a_day() {
+        let path = Path::new("/etc/transload/transload.toml");
+        let config = Config::parse(path, GOOD).unwrap();
+        assert_eq!(config.retention.processed_days, 7);
+        let config =
+            Config::parse(path, &format!("{GOOD}[retention]\nprocessed_days = 30\n")).unwrap();
+        assert_eq!(config.retention.processed_days, 30);
+        let error =
+            Config::parse(path, &format!("{GOOD}[retention]\nprocessed_days = 0\n")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("processed_days must be at least 1"),
+            "{error}"
+        );
+        let error = Config::parse(path, &format!("{GOOD}[retention]\nraw_days = 3\n")).unwrap_err();
+        assert!(error.to_string().contains("raw_days"), "{error}");
+    }
 
     #[test]
     fn defaults_to_the_embedded_bus_and_sqlite() {

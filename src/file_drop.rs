@@ -638,6 +638,9 @@ mod tests {
         async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {
             self.inner.is_processed(consumer, message_id).await
         }
+        async fn prune_processed(&self, before: jiff::Timestamp) -> Result<u64, StoreError> {
+            self.inner.prune_processed(before).await
+        }
         async fn next_control_number(
             &self,
             partner: &PartnerId,

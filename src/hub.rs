@@ -240,6 +240,10 @@ impl Hub {
             }),
         ];
         tasks.extend(crate::metrics::spawn_upkeep());
+        tasks.push(crate::retention::spawn_pruning(
+            store.clone(),
+            config.retention,
+        ));
         let orchestrating = decide.is_some();
         if let Some(decide) = decide {
             tasks.push(tokio::spawn(decide.run()));

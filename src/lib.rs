@@ -14,6 +14,7 @@ pub mod intake;
 pub mod loads_api;
 pub mod metrics;
 pub mod pipeline;
+pub mod retention;
 pub mod sqlite;
 pub mod stages;
 pub mod store;

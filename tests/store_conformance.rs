@@ -366,6 +366,43 @@ async fn processed_marker_refuses_a_second_commit<H: Harness>(harness: &H) {
     );
 }
 
+/// Markers recorded before the cutoff go, in as many chunks as it takes; younger ones
+/// stay and still refuse a second commit.
+async fn processed_markers_are_pruned_by_age<H: Harness>(harness: &H) {
+    let store = harness.store();
+    // More than one chunk (5,000) of old markers.
+    let old: Vec<Uuid> = (0..5_100).map(|_| Uuid::now_v7()).collect();
+    let units = old
+        .iter()
+        .map(|id| UnitOfWork {
+            processed: processed("translate", *id),
+            ..UnitOfWork::default()
+        })
+        .collect();
+    for outcome in store.commit_all(units).await {
+        assert_eq!(outcome.unwrap(), CommitOutcome::Committed);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let cutoff = Timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let young = Uuid::now_v7();
+    let unit = |id| UnitOfWork {
+        processed: processed("deliver", id),
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit(young)).await, CommitOutcome::Committed);
+
+    assert_eq!(store.prune_processed(cutoff).await.unwrap(), 5_100);
+    assert!(!store.is_processed("translate", old[0]).await.unwrap());
+    assert!(!store.is_processed("translate", old[5_099]).await.unwrap());
+    assert!(store.is_processed("deliver", young).await.unwrap());
+    assert_eq!(
+        commit(&store, unit(young)).await,
+        CommitOutcome::AlreadyProcessed
+    );
+    assert_eq!(store.prune_processed(cutoff).await.unwrap(), 0);
+}
+
 /// Concurrent commits of one input: exactly one wins.
 async fn processed_marker_under_concurrency<H: Harness>(harness: &H) {
     let input = Uuid::now_v7();
@@ -1432,6 +1469,7 @@ macro_rules! store_conformance {
             failed_redrive_writes_nothing,
             processed_marker_refuses_a_second_commit,
             processed_marker_under_concurrency,
+            processed_markers_are_pruned_by_age,
             raw_messages_dedupe_per_tenant,
             raw_dedupe_under_concurrency,
             state_optimistic_concurrency,
@@ -1523,7 +1561,8 @@ mod postgres_only {
             applied,
             [
                 (1, "initial".to_owned()),
-                (2, "outbox keeps only pending".to_owned())
+                (2, "outbox keeps only pending".to_owned()),
+                (3, "processed by time".to_owned())
             ]
         );
     }

@@ -346,6 +346,15 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: Uuid,
     ) -> impl Future<Output = Result<Option<RawMessage>, StoreError>> + Send;
 
+    /// Forgets the processed markers recorded before `before`; returns how many went.
+    /// A marker guards against a second delivery of its message, which comes within the
+    /// bus's visibility timeout or at a restart, so markers are kept for days, then
+    /// pruned rather than kept for every message ever handled.
+    fn prune_processed(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Whether `consumer` has processed bus message `message_id`.
     fn is_processed(
         &self,

@@ -7,6 +7,7 @@
 //! stops the chain, and the messages after it, whose decisions may rest on its writes,
 //! are handled again later.
 
+use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -105,6 +106,10 @@ impl<S: Store> Store for WithPendingState<S> {
 
     async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {
         self.store.is_processed(consumer, message_id).await
+    }
+
+    async fn prune_processed(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.store.prune_processed(before).await
     }
 
     async fn next_control_number(

@@ -5,6 +5,7 @@ mod group_commit;
 pub mod postgres;
 pub mod sqlite;
 
+use jiff::Timestamp;
 use transload_core::ids::{PartnerId, TenantId};
 use transload_core::store::{
     AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, OutboxRecord, RawMessage, StateKey,
@@ -62,6 +63,10 @@ impl Store for AnyStore {
 
     async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {
         delegate!(self, store => store.is_processed(consumer, message_id))
+    }
+
+    async fn prune_processed(&self, before: Timestamp) -> Result<u64, StoreError> {
+        delegate!(self, store => store.prune_processed(before))
     }
 
     async fn next_control_number(

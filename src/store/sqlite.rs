@@ -18,9 +18,13 @@ use uuid::Uuid;
 use crate::sqlite::{Durability, is_busy, migrate, open_durable, open_writer};
 use crate::store::group_commit::GroupCommit;
 
+/// Processed markers deleted per write when pruning.
+const PRUNE_CHUNK: usize = 5_000;
+
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_initial.sql"),
     include_str!("migrations/sqlite/0002_outbox_keeps_only_pending.sql"),
+    include_str!("migrations/sqlite/0003_processed_by_time.sql"),
 ];
 
 /// Read connections: the stages, the relay and the APIs read at once.
@@ -560,6 +564,31 @@ impl Store for SqliteStore {
             .transpose()
         })
         .await
+    }
+
+    async fn prune_processed(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let before = micros(before);
+        let mut pruned = 0;
+        // In chunks, each its own write, so the stages' commits go between them.
+        loop {
+            let deleted = self
+                .writer
+                .write(Durability::Normal, keep_all, move |connection| {
+                    execute_cached(
+                        connection,
+                        "DELETE FROM processed WHERE (consumer, message_id) IN (
+                             SELECT consumer, message_id FROM processed
+                             WHERE processed_at < ?1 ORDER BY processed_at LIMIT ?2)",
+                        params![before, PRUNE_CHUNK],
+                    )
+                    .map_err(store_error)
+                })
+                .await?;
+            pruned += deleted as u64;
+            if deleted < PRUNE_CHUNK {
+                return Ok(pruned);
+            }
+        }
     }
 
     async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {

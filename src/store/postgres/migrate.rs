@@ -30,6 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox keeps only pending",
         sql: include_str!("../migrations/postgres/0002_outbox_keeps_only_pending.sql"),
     },
+    Migration {
+        version: 3,
+        name: "processed by time",
+        sql: include_str!("../migrations/postgres/0003_processed_by_time.sql"),
+    },
 ];
 
 /// Key of the transaction-scoped advisory lock that serialises migrators ("tload-mg").

@@ -16,6 +16,7 @@ mod error;
 mod migrate;
 mod rows;
 
+use jiff::Timestamp;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -38,6 +39,8 @@ use self::rows::{AUDIT_COLUMNS, DEAD_LETTER_COLUMNS, OUTBOX_COLUMNS, RAW_COLUMNS
 
 /// How many dead letters [`Store::dead_letters`] returns when the filter says 0.
 const DEFAULT_DEAD_LETTER_LIMIT: usize = 100;
+/// Processed markers deleted per statement when pruning.
+const PRUNE_CHUNK: i64 = 5_000;
 
 /// How to reach the database.
 #[derive(Clone)]
@@ -347,6 +350,30 @@ impl Store for PostgresStore {
             .map_err(|error| db(&error))?
             .map(|row| rows::raw_message(&row))
             .transpose()
+    }
+
+    async fn prune_processed(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "DELETE FROM processed_messages WHERE ctid IN (
+                     SELECT ctid FROM processed_messages WHERE processed_at < $1 LIMIT $2)",
+            )
+            .await
+            .map_err(|error| db(&error))?;
+        let before = rows::sql_time(before)?;
+        let mut pruned = 0;
+        // In chunks, each its own short transaction.
+        loop {
+            let deleted = client
+                .execute(&statement, &[&before, &PRUNE_CHUNK])
+                .await
+                .map_err(|error| db(&error))?;
+            pruned += deleted;
+            if deleted < PRUNE_CHUNK.unsigned_abs() {
+                return Ok(pruned);
+            }
+        }
     }
 
     async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {
