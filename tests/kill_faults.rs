@@ -285,9 +285,14 @@ async fn kill_9_at_random_points(backend: Backend, name: &str) {
         "a duplicate effect would have been a state conflict, then a dead letter"
     );
     assert_eq!(forwarded, MESSAGES, "each input forwarded exactly once");
-    assert_eq!(
-        outbox, forwarded,
-        "one outgoing message per forwarded input"
+    // Published messages leave the outbox. Every effect is in, so everything was
+    // published: a row can be left only where the last kill fell between a relay pass's
+    // publish and its mark (at most one pass, 500 rows), to be published again and
+    // absorbed by the consumer's processed markers. A second outgoing message per input
+    // would show above as a duplicate effect, hence a dead letter.
+    assert!(
+        outbox <= 500,
+        "{outbox} outbox rows left after {MESSAGES} messages were all published"
     );
 }
 
