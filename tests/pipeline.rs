@@ -437,3 +437,80 @@ async fn a_chained_batch_reads_its_own_writes_and_stops_at_the_first_failed_unit
     assert_eq!(counted.value, serde_json::json!(29));
     assert_eq!(counted.version, 29);
 }
+
+/// A worker that handles its batches concurrently, run as the hub runs it (`run`, with
+/// the relay) under bursts larger than its batch: every message is committed once, the
+/// commits (hence the outbox, hence the next queue) keep the order the messages came in,
+/// and every delivery is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_concurrent_worker_forwards_in_order_and_acknowledges_everything() {
+    let (bus, store) = open();
+    let relay = OutboxRelay::new(bus.clone(), store.clone());
+    let worker = StageWorker::new(
+        &bus,
+        store.clone(),
+        Forward,
+        WorkerOptions {
+            batch: 10,
+            concurrency: 4,
+            ..options("translate")
+        },
+        Some(relay.waker()),
+    )
+    .await
+    .unwrap();
+    let worker = tokio::spawn(worker.run());
+    let relaying = tokio::spawn(relay.run());
+    let mut sent = Vec::new();
+    for burst in 0..10 {
+        let messages: Vec<BusMessage> = (0..25)
+            .map(|n| BusMessage::new("acme", format!("pick {burst}-{n}").into_bytes()))
+            .collect();
+        sent.extend(messages.iter().map(|message| message.id));
+        bus.publish(Stage::Inbound, messages).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let mut events = bus
+        .consumer(Stage::Events, ConsumerOptions::default())
+        .await
+        .unwrap();
+    let mut causes = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while causes.len() < sent.len() && tokio::time::Instant::now() < deadline {
+        let got = events
+            .next_batch(100, Duration::from_millis(500))
+            .await
+            .unwrap();
+        for delivery in &got {
+            causes.push(Uuid::parse_str(&delivery.message.headers["cause"]).unwrap());
+        }
+        events.ack(&got).await.unwrap();
+    }
+    assert_eq!(
+        causes, sent,
+        "each message forwarded once, in the order it came"
+    );
+    for id in &sent {
+        assert!(store.is_processed("translate", *id).await.unwrap());
+    }
+    // Every inbound delivery acknowledged: nothing is left on the queue, leased or not.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let depths = bus.depths().unwrap();
+        let inbound = depths
+            .iter()
+            .find(|(stage, _)| *stage == Stage::Inbound)
+            .map_or(0, |(_, depth)| *depth);
+        if inbound == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{inbound} inbound messages never acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.abort();
+    relaying.abort();
+}
