@@ -1171,40 +1171,21 @@ async fn loads_api(backends: &str) {
         .await
         .unwrap();
     assert_eq!(other.status(), 404, "another tenant's load is not shown");
-    let own: Value = client
-        .get(&url)
-        .bearer_auth(ACME_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|text| serde_json::from_str(&text).unwrap())
-        .unwrap();
+    let get_json = |url: String, key: &'static str| {
+        let request = client.get(url).bearer_auth(key).send();
+        async move {
+            let text = request.await.unwrap().text().await.unwrap();
+            serde_json::from_str::<Value>(&text).unwrap()
+        }
+    };
+    let own = get_json(url.clone(), ACME_KEY).await;
     assert_eq!(own["state"]["status"]["state"], "awaiting_approval");
     assert!(own["decisions"].as_array().unwrap().len() >= 3);
 
-    let carriers: Value = client
-        .get(format!("{}/v1/carriers", world.base))
-        .bearer_auth(ACME_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|text| serde_json::from_str(&text).unwrap())
-        .unwrap();
+    let carriers_url = format!("{}/v1/carriers", world.base);
+    let carriers = get_json(carriers_url.clone(), ACME_KEY).await;
     assert_eq!(carriers["carriers"].as_array().unwrap().len(), 3);
-    let others: Value = client
-        .get(format!("{}/v1/carriers", world.base))
-        .bearer_auth(GLOBEX_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|text| serde_json::from_str(&text).unwrap())
-        .unwrap();
+    let others = get_json(carriers_url, GLOBEX_KEY).await;
     assert_eq!(
         others["carriers"],
         json!([]),

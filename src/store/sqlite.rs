@@ -477,7 +477,7 @@ impl Store for SqliteStore {
             let mut statement = connection
                 .prepare_cached(
                     "SELECT seq, stage, message_id, routing_key, headers, body FROM outbox
-                     WHERE published_at IS NULL ORDER BY seq LIMIT ?1",
+                     ORDER BY seq LIMIT ?1",
                 )
                 .map_err(store_error)?;
             let rows = statement

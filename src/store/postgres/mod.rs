@@ -301,8 +301,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&format!(
-                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE published_at IS NULL
-                 ORDER BY seq LIMIT $1"
+                "SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY seq LIMIT $1"
             ))
             .await
             .map_err(|error| db(&error))?;
