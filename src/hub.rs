@@ -290,6 +290,9 @@ impl Drop for Hub {
 /// and commits its batch at once.
 const STAGE_CONCURRENCY: usize = 8;
 
+/// Messages a stage handles per batch (and acknowledges at once).
+const STAGE_BATCH: u16 = 200;
+
 fn worker_options(name: &str, stage: Stage) -> WorkerOptions {
     let (concurrency, ordered_by) = match stage {
         Stage::Inbound => (STAGE_CONCURRENCY, None),
@@ -299,9 +302,13 @@ fn worker_options(name: &str, stage: Stage) -> WorkerOptions {
     WorkerOptions {
         name: name.to_owned(),
         stage,
-        batch: 200,
+        batch: usize::from(STAGE_BATCH),
         batch_wait: Duration::from_secs(1),
-        consumer: ConsumerOptions::default(),
+        // Room for the next batch while one is handled: the bus delivers it meanwhile.
+        consumer: ConsumerOptions {
+            prefetch: 2 * STAGE_BATCH,
+            ..ConsumerOptions::default()
+        },
         retry: RetryPolicy::default(),
         concurrency,
         ordered_by,

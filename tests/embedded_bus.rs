@@ -182,3 +182,40 @@ async fn many_concurrent_publishers_share_commits_and_lose_nothing() {
     }
     assert_eq!(bus.depth(Stage::Inbound).unwrap(), 400);
 }
+
+/// While its caller handles a batch, a consumer leases the next one, as far as its
+/// prefetch window allows; the next call hands that batch out without waiting.
+#[tokio::test]
+async fn a_consumer_leases_its_next_batch_ahead_within_its_prefetch_window() {
+    let bus = open(20);
+    let messages: Vec<BusMessage> = (0..10u8)
+        .map(|index| BusMessage::new("acme.pick", vec![index]))
+        .collect();
+    bus.publish(Stage::Inbound, messages).await.unwrap();
+    let bodies = |batch: &[transload_core::bus::Delivery]| -> Vec<u8> {
+        batch
+            .iter()
+            .flat_map(|delivery| delivery.message.body.clone())
+            .collect()
+    };
+    let window = ConsumerOptions {
+        prefetch: 6,
+        visibility_timeout: Duration::from_secs(30),
+    };
+    let mut ahead = bus.consumer(Stage::Inbound, window.clone()).await.unwrap();
+    let first = ahead.next_batch(4, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(bodies(&first), vec![0, 1, 2, 3]);
+
+    // The lease ahead went to the writer before this consumer's: it took 4 and 5, the
+    // rest of the window, and nothing beyond.
+    let mut other = bus.consumer(Stage::Inbound, window).await.unwrap();
+    let others = other.next_batch(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(bodies(&others), vec![6, 7, 8, 9]);
+
+    ahead.ack(&first).await.unwrap();
+    let second = ahead.next_batch(4, Duration::ZERO).await.unwrap();
+    assert_eq!(bodies(&second), vec![4, 5]);
+    ahead.ack(&second).await.unwrap();
+    other.ack(&others).await.unwrap();
+    assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
+}

@@ -258,24 +258,85 @@ impl Bus for EmbeddedBus {
             bus: self.clone(),
             stage,
             options,
+            unsettled: 0,
+            ahead: None,
+            leased_ahead: Vec::new(),
         })
     }
 }
 
 /// Reads one stage of the embedded bus.
+///
+/// Like a RabbitMQ consumer with a prefetch window, it asks for the next batch as soon as
+/// it hands one out, when the window leaves room: up to `prefetch` deliveries are leased
+/// and not yet settled (acknowledged, retried, deferred or rejected). The next call of
+/// [`Consumer::next_batch`] then finds its batch leased already, instead of waiting for
+/// the writer while the stage idles. A consumer dropped with a batch leased ahead leaves
+/// it to come back after the visibility timeout, as any unsettled delivery.
 #[derive(Debug)]
 pub struct EmbeddedConsumer {
     bus: EmbeddedBus,
     stage: Stage,
     options: ConsumerOptions,
+    /// Deliveries handed out and not settled yet.
+    unsettled: usize,
+    /// The lease asked of the writer ahead of the next call, if any.
+    ahead: Option<oneshot::Receiver<Result<Vec<Delivery>, BusError>>>,
+    /// Deliveries leased ahead and not handed out yet (when a call asks for fewer).
+    leased_ahead: Vec<Delivery>,
+}
+
+impl EmbeddedConsumer {
+    /// Counts `batch` as unsettled and, when the window still has room, asks the writer
+    /// for the next batch (of up to `max`) now, to be collected by the next call. Only
+    /// these leases ahead are held to the window: a consumer whose count went wrong (a
+    /// delivery dropped unsettled) reads as it did without them, never less.
+    fn hand_out(&mut self, batch: Vec<Delivery>, max: usize) -> Vec<Delivery> {
+        self.unsettled = self.unsettled.saturating_add(batch.len());
+        let held = self.unsettled.saturating_add(self.leased_ahead.len());
+        let room = usize::from(self.options.prefetch).saturating_sub(held);
+        if room > 0 && self.ahead.is_none() {
+            let (reply, answer) = oneshot::channel();
+            let asked = self.bus.writer.send(Operation::Lease {
+                stage: self.stage,
+                max: room.min(max),
+                visibility: self.options.visibility_timeout,
+                reply,
+            });
+            // A writer that has stopped answers the next call with its error.
+            if asked.is_ok() {
+                self.ahead = Some(answer);
+            }
+        }
+        batch
+    }
+
+    fn settled(&mut self, count: usize) {
+        self.unsettled = self.unsettled.saturating_sub(count);
+    }
 }
 
 impl Consumer for EmbeddedConsumer {
     async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
         let deadline = tokio::time::Instant::now() + wait;
         let max = max.min(usize::from(self.options.prefetch)).max(1);
+        if self.leased_ahead.is_empty()
+            && let Some(ahead) = self.ahead.take()
+        {
+            self.leased_ahead = ahead
+                .await
+                .map_err(|_| BusError::Unavailable("the bus writer has stopped".to_owned()))??;
+        }
+        if !self.leased_ahead.is_empty() {
+            let rest = self
+                .leased_ahead
+                .split_off(max.min(self.leased_ahead.len()));
+            let batch = std::mem::replace(&mut self.leased_ahead, rest);
+            return Ok(self.hand_out(batch, max));
+        }
+        let published = Arc::clone(&self.bus.published);
         loop {
-            let notified = self.bus.published.notified();
+            let notified = published.notified();
             let (stage, visibility) = (self.stage, self.options.visibility_timeout);
             let batch = self
                 .bus
@@ -287,7 +348,7 @@ impl Consumer for EmbeddedConsumer {
                 })
                 .await?;
             if !batch.is_empty() {
-                return Ok(batch);
+                return Ok(self.hand_out(batch, max));
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -302,6 +363,7 @@ impl Consumer for EmbeddedConsumer {
         if deliveries.is_empty() {
             return Ok(());
         }
+        self.settled(deliveries.len());
         let tokens = deliveries.iter().map(|delivery| delivery.token).collect();
         self.bus
             .call(|reply| Operation::Ack { tokens, reply })
@@ -309,6 +371,7 @@ impl Consumer for EmbeddedConsumer {
     }
 
     async fn retry(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
+        self.settled(1);
         let token = delivery.token;
         self.bus
             .call(|reply| Operation::Retry {
@@ -321,6 +384,7 @@ impl Consumer for EmbeddedConsumer {
     }
 
     async fn defer(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
+        self.settled(1);
         let token = delivery.token;
         self.bus
             .call(|reply| Operation::Retry {
@@ -333,14 +397,17 @@ impl Consumer for EmbeddedConsumer {
     }
 
     async fn retry_all(&mut self, retries: &[(&Delivery, Duration)]) -> Result<(), BusError> {
+        self.settled(retries.len());
         later_all(&self.bus, retries, true).await
     }
 
     async fn defer_all(&mut self, deferrals: &[(&Delivery, Duration)]) -> Result<(), BusError> {
+        self.settled(deferrals.len());
         later_all(&self.bus, deferrals, false).await
     }
 
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
+        self.settled(1);
         let (token, reason) = (delivery.token, reason.to_owned());
         self.bus
             .call(|reply| Operation::Reject {
