@@ -55,7 +55,7 @@ impl SqliteStore {
         migrate(&mut connection, MIGRATIONS).map_err(store_error)?;
         Ok(SqliteStore {
             readers,
-            writer: Arc::new(GroupCommit::new(connection)),
+            writer: Arc::new(GroupCommit::start(connection)?),
         })
     }
 
