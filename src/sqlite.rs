@@ -17,6 +17,10 @@ pub fn open_durable(path: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Every queued write runs in a savepoint, whose journal of the pages it changes
+    // otherwise spills to a temporary file past 64 KiB: writes to the file system that
+    // nothing reads after the transaction (a sixth of the store writer's time).
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
     // The writers run a score of distinct statements, beyond rusqlite's default 16.
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(connection)
