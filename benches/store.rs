@@ -70,12 +70,12 @@ fn unit(tenant: &TenantId, order: usize, version: u64) -> UnitOfWork {
             StateWrite {
                 key: key("load", &load_id),
                 expected_version: None,
-                value: json!({ "id": load_id, "body": text(2_650) }),
+                value: json!({ "id": load_id, "body": text(2_650) }).into(),
             },
             StateWrite {
                 key: key("order", &format!("SO-{order}")),
                 expected_version: Some(version),
-                value: json!({ "order": order, "body": text(1_080) }),
+                value: json!({ "order": order, "body": text(1_080) }).into(),
             },
         ],
         audit: vec![AuditEntry {
@@ -104,7 +104,7 @@ fn seed_orders(store: &SqliteStore, runtime: &Runtime, tenant: &TenantId) {
                 key: format!("SO-{order}"),
             },
             expected_version: None,
-            value: json!({ "order": order }),
+            value: json!({ "order": order }).into(),
         })
         .collect();
     runtime

@@ -539,7 +539,7 @@ tonu_fee = {{ amount = "150.00", currency = "USD" }}
             .load_state(&key)
             .await
             .unwrap()
-            .map(|record| record.value)
+            .map(|record| record.value.to_value())
             .unwrap_or(Value::Null)
     }
 
@@ -783,7 +783,8 @@ async fn happy_path(backends: &str) {
         .await
         .unwrap()
         .unwrap()
-        .value;
+        .value
+        .to_value();
     assert_eq!(ledger["awards"]["cheapo"], 1, "{ledger}");
     assert_eq!(ledger["answers"]["cheapo"], json!({"yes": 1, "total": 1}));
     assert_eq!(

@@ -386,12 +386,15 @@ impl Handler for Counter {
             .await
             .map_err(|error| HandlerError::Transient(error.to_string()))?;
         let (expected_version, count) = current.map_or((None, 0), |record| {
-            (Some(record.version), record.value.as_u64().unwrap())
+            (
+                Some(record.version),
+                record.value.to_value().as_u64().unwrap(),
+            )
         });
         let mut states = vec![transload_core::store::StateWrite {
             key: counter_key(),
             expected_version,
-            value: serde_json::json!(count + 1),
+            value: serde_json::json!(count + 1).into(),
         }];
         if message.body.starts_with(b"poison") {
             states.push(transload_core::store::StateWrite {
@@ -400,7 +403,7 @@ impl Handler for Counter {
                     ..counter_key()
                 },
                 expected_version: Some(99),
-                value: serde_json::json!(0),
+                value: serde_json::json!(0).into(),
             });
         }
         Ok(UnitOfWork {
@@ -434,7 +437,7 @@ async fn a_chained_batch_reads_its_own_writes_and_stops_at_the_first_failed_unit
     assert_eq!(report.dead_lettered, 1);
     assert_eq!(report.committed, 29);
     let counted = store.load_state(&counter_key()).await.unwrap().unwrap();
-    assert_eq!(counted.value, serde_json::json!(29));
+    assert_eq!(counted.value, serde_json::json!(29).into());
     assert_eq!(counted.version, 29);
 }
 

@@ -30,8 +30,8 @@ use transload_core::bus::{BusMessage, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
     AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, Processed, RawMessage,
-    ReceivedControlNumber, Redrive, StateKey, StateRecord, StateWrite, Store, StoreError,
-    UnitOfWork,
+    ReceivedControlNumber, Redrive, StateDocument, StateKey, StateRecord, StateWrite, Store,
+    StoreError, UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -83,7 +83,7 @@ fn write(key: &StateKey, expected_version: Option<u64>, value: serde_json::Value
     StateWrite {
         key: key.clone(),
         expected_version,
-        value,
+        value: value.into(),
     }
 }
 
@@ -177,7 +177,7 @@ async fn commit_writes_everything<H: Harness>(harness: &H) {
         store.load_state(&load).await.unwrap(),
         Some(StateRecord {
             version: 1,
-            value: json!({ "status": "tendered", "n": 1 })
+            value: StateDocument::from(json!({ "status": "tendered", "n": 1 }))
         })
     );
     assert_eq!(
@@ -342,7 +342,7 @@ async fn processed_marker_refuses_a_second_commit<H: Harness>(harness: &H) {
         store.load_state(&first_key).await.unwrap(),
         Some(StateRecord {
             version: 1,
-            value: json!("first")
+            value: StateDocument::from(json!("first"))
         })
     );
     assert_eq!(store.load_state(&second_key).await.unwrap(), None);
@@ -588,7 +588,7 @@ async fn state_optimistic_concurrency<H: Harness>(harness: &H) {
         store.load_state(&load).await.unwrap(),
         Some(StateRecord {
             version: 2,
-            value: json!({ "v": 2 })
+            value: StateDocument::from(json!({ "v": 2 }))
         })
     );
 
@@ -607,7 +607,7 @@ async fn state_optimistic_concurrency<H: Harness>(harness: &H) {
         store.load_state(&chain).await.unwrap(),
         Some(StateRecord {
             version: 3,
-            value: json!("booked")
+            value: StateDocument::from(json!("booked"))
         })
     );
 }
@@ -651,7 +651,7 @@ async fn state_writers_race<H: Harness>(harness: &H) {
     assert_eq!(winners.len(), 1, "winners: {winners:?}");
     let stored = harness.store().load_state(&load).await.unwrap().unwrap();
     assert_eq!(stored.version, 2);
-    assert_eq!(stored.value, json!(winners[0]));
+    assert_eq!(stored.value.to_value(), json!(winners[0]));
     assert_eq!(all_pending(&harness.store()).await.len(), 1);
 }
 
@@ -800,14 +800,14 @@ async fn state_is_isolated_by_tenant<H: Harness>(harness: &H) {
         store.load_state(&globex).await.unwrap(),
         Some(StateRecord {
             version: 1,
-            value: json!("globex's")
+            value: StateDocument::from(json!("globex's"))
         })
     );
     assert_eq!(
         store.load_state(&acme).await.unwrap(),
         Some(StateRecord {
             version: 2,
-            value: json!("acme's, v2")
+            value: StateDocument::from(json!("acme's, v2"))
         })
     );
     // Kind is part of the key too.

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -56,13 +59,96 @@ pub struct StateKey {
     pub key: String,
 }
 
+/// A state's value: a JSON document kept as its text. Writers serialize their own types
+/// straight into it and readers parse it straight into theirs, with no
+/// [`serde_json::Value`] tree between (building, copying and freeing such trees took a
+/// tenth of the pick path's CPU). Two documents are equal when their JSON is.
+#[derive(Clone)]
+pub struct StateDocument(Box<RawValue>);
+
+impl StateDocument {
+    /// `value` serialized.
+    ///
+    /// # Errors
+    /// When `value` cannot be serialized to JSON (a map with keys that are not strings).
+    pub fn to_document<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::value::to_raw_value(value).map(Self)
+    }
+
+    /// The document of JSON `text`, as a store read it back.
+    ///
+    /// # Errors
+    /// When `text` is not JSON.
+    pub fn from_text(text: String) -> Result<Self, serde_json::Error> {
+        RawValue::from_string(text).map(Self)
+    }
+
+    /// The document parsed into `T`.
+    ///
+    /// # Errors
+    /// When the document does not have the shape of `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// The JSON text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The document as a [`serde_json::Value`] (for tools and tests, not the hot path).
+    #[must_use]
+    pub fn to_value(&self) -> serde_json::Value {
+        // The text is JSON by construction.
+        self.parse().unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<Box<RawValue>> for StateDocument {
+    fn from(raw: Box<RawValue>) -> Self {
+        Self(raw)
+    }
+}
+
+impl From<&serde_json::Value> for StateDocument {
+    fn from(value: &serde_json::Value) -> Self {
+        // A `Value` always prints as JSON, so the fallback is never taken.
+        Self(RawValue::from_string(value.to_string()).unwrap_or_default())
+    }
+}
+
+impl From<serde_json::Value> for StateDocument {
+    fn from(value: serde_json::Value) -> Self {
+        Self::from(&value)
+    }
+}
+
+impl PartialEq for StateDocument {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.to_value() == other.to_value()
+    }
+}
+
+impl std::fmt::Debug for StateDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for StateDocument {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// A piece of state as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateRecord {
     /// Incremented by every write, from 1.
     pub version: u64,
     /// The state.
-    pub value: serde_json::Value,
+    pub value: StateDocument,
 }
 
 /// A write of state, with optimistic concurrency.
@@ -73,7 +159,7 @@ pub struct StateWrite {
     /// The version read before (None: the state must not exist yet).
     pub expected_version: Option<u64>,
     /// The new value.
-    pub value: serde_json::Value,
+    pub value: StateDocument,
 }
 
 /// One entry of the audit log: decisions, overrides, redrives.
@@ -410,4 +496,47 @@ pub trait Store: Clone + Send + Sync + 'static {
         tenant: &TenantId,
         subject: &str,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::StateDocument;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Load {
+        id: String,
+        stops: u32,
+    }
+
+    #[test]
+    fn a_document_parses_back_into_what_was_serialized() {
+        let load = Load {
+            id: "L-1".to_owned(),
+            stops: 2,
+        };
+        let document = StateDocument::to_document(&load).unwrap();
+        assert_eq!(document.as_str(), r#"{"id":"L-1","stops":2}"#);
+        assert_eq!(document.parse::<Load>().unwrap(), load);
+        assert!(document.parse::<Vec<u32>>().is_err());
+    }
+
+    #[test]
+    fn documents_are_equal_when_their_json_is() {
+        // PostgreSQL's jsonb gives a document back with its own spacing and key order.
+        let written = StateDocument::from_text(r#"{"id":"L-1","stops":2}"#.to_owned()).unwrap();
+        let read = StateDocument::from_text(r#"{"stops": 2, "id": "L-1"}"#.to_owned()).unwrap();
+        assert_eq!(written, read);
+        assert_ne!(
+            written,
+            StateDocument::from(serde_json::json!({"id": "L-2", "stops": 2}))
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_no_document() {
+        assert!(StateDocument::from_text("{\"id\":".to_owned()).is_err());
+        assert!(StateDocument::from_text("L-1".to_owned()).is_err());
+    }
 }

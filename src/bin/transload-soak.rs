@@ -89,7 +89,7 @@ impl Handler for Effect {
                     key: origin.clone(),
                 },
                 expected_version: None,
-                value: serde_json::json!({ "event": message.id.to_string() }),
+                value: serde_json::json!({ "event": message.id.to_string() }).into(),
             }],
             ..UnitOfWork::default()
         })

@@ -567,7 +567,7 @@ impl Demo {
             .store
             .load_state(&key)
             .await?
-            .map_or(Value::Null, |record| record.value))
+            .map_or(Value::Null, |record| record.value.to_value()))
     }
 
     /// Reads the 204s the hub wrote for the X12 carriers and answers each: a 997, and for

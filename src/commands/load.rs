@@ -29,7 +29,9 @@ pub(crate) async fn show(
     let Some(record) = store.load_state(&key).await? else {
         bail!("tenant {tenant} has no load {load}");
     };
-    let state: LoadState = serde_json::from_value(record.value.clone())
+    let state: LoadState = record
+        .value
+        .parse()
         .with_context(|| format!("load {load} is stored in a form this version cannot read"))?;
     println!("load {load} (tenant {tenant}, version {})", record.version);
     println!("status: {}", serde_json::to_string(&state.status)?);

@@ -31,7 +31,7 @@ use transload_connectors::partner::PartnerDirectory;
 use transload_core::bus::{AVAILABLE_AT_HEADER, BusMessage, Stage};
 use transload_core::event::{Event, EventPayload};
 use transload_core::ids::{DedupeKey, PartnerId, ShipperLoadId, TenantId, ZoneName};
-use transload_core::store::{AuditEntry, StateKey, StateWrite, Store, UnitOfWork};
+use transload_core::store::{AuditEntry, StateDocument, StateKey, StateWrite, Store, UnitOfWork};
 use transload_orchestrator::carrier::CarrierMaster;
 use transload_orchestrator::history::{CarrierHistory, HistoryLedger};
 use transload_orchestrator::load::{LOAD_KIND, LoadState, ORDER_KIND, OrderState};
@@ -145,7 +145,7 @@ impl<T: Serialize> Loaded<T> {
         Ok(StateWrite {
             key: self.key.clone(),
             expected_version: self.version,
-            value: serde_json::to_value(value)
+            value: StateDocument::to_document(value)
                 .map_err(|e| HandlerError::Permanent(format!("cannot store the state: {e}")))?,
         })
     }
@@ -204,7 +204,7 @@ impl<S: Store> Decide<S> {
                 key,
             }),
             Some(record) => {
-                let value = serde_json::from_value(record.value).map_err(|e| {
+                let value = record.value.parse().map_err(|e| {
                     HandlerError::Permanent(format!(
                         "stored {}/{} cannot be read: {e}",
                         key.kind, key.key

@@ -26,7 +26,7 @@ use transload_core::bus::BusMessage;
 use transload_core::event::{Event, EventPayload};
 use transload_core::ids::PartnerId;
 use transload_core::model::TenderPurpose;
-use transload_core::store::{AuditEntry, StateKey, StateWrite, Store, UnitOfWork};
+use transload_core::store::{AuditEntry, StateDocument, StateKey, StateWrite, Store, UnitOfWork};
 use transload_mappings::{OutboundDocument, Registry};
 
 use crate::ingest::PARTNER_HEADER;
@@ -343,7 +343,7 @@ impl<S: Store> Handler for Deliver<S> {
             .transmission
             .as_ref()
             .map(|transmission| {
-                serde_json::to_value(transmission).map(|value| StateWrite {
+                StateDocument::to_document(transmission).map(|value| StateWrite {
                     key: StateKey {
                         tenant: profile.tenant.clone(),
                         kind: TRANSMISSION_KIND.to_owned(),

@@ -186,7 +186,12 @@ async fn write_state(transaction: &Transaction<'_>, write: &StateWrite) -> Resul
             .execute(
                 "INSERT INTO state (tenant, kind, key, version, value) VALUES ($1, $2, $3, 1, $4)
                  ON CONFLICT (tenant, kind, key) DO NOTHING",
-                &[&tenant, &write.key.kind, &write.key.key, &write.value],
+                &[
+                    &tenant,
+                    &write.key.kind,
+                    &write.key.key,
+                    &Json(&write.value),
+                ],
             )
             .await
             .map_err(|error| db(&error))?,
@@ -202,7 +207,7 @@ async fn write_state(transaction: &Transaction<'_>, write: &StateWrite) -> Resul
                         &write.key.kind,
                         &write.key.key,
                         &expected,
-                        &write.value,
+                        &Json(&write.value),
                     ],
                 )
                 .await

@@ -22,6 +22,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use serde_json::value::RawValue;
+use tokio_postgres::types::Json;
 use tokio_postgres::{IsolationLevel, NoTls};
 use tracing::{debug, warn};
 use transload_core::bus::Stage;
@@ -291,7 +293,7 @@ impl Store for PostgresStore {
         row.map(|row| {
             Ok(StateRecord {
                 version: rows::version(&row, "version")?,
-                value: rows::get(&row, "value")?,
+                value: rows::get::<Json<Box<RawValue>>>(&row, "value")?.0.into(),
             })
         })
         .transpose()
