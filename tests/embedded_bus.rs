@@ -219,3 +219,43 @@ async fn a_consumer_leases_its_next_batch_ahead_within_its_prefetch_window() {
     other.ack(&others).await.unwrap();
     assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
 }
+
+/// A lease looks at the next messages only (so that it costs the same whatever the
+/// backlog), yet a message past its delivery limit further back is not delivered again:
+/// it waits until it is at the front, then goes to the dead letters.
+#[tokio::test]
+async fn messages_past_the_limit_behind_the_lease_window_are_never_delivered_again() {
+    let bus = open(1);
+    let messages = vec![
+        BusMessage::new("acme.poison", b"a".to_vec()),
+        BusMessage::new("acme.poison", b"b".to_vec()),
+    ];
+    bus.publish(Stage::Events, messages.clone()).await.unwrap();
+    let mut consumer = bus.consumer(Stage::Events, quick()).await.unwrap();
+    let first = consumer
+        .next_batch(2, Duration::from_millis(400))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    // Never answered: both leases expire with the one delivery each may have.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut later = Vec::new();
+    for _ in 0..3 {
+        later.extend(
+            consumer
+                .next_batch(1, Duration::from_millis(100))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(later.is_empty(), "delivered past the limit: {later:?}");
+    let mut dead: Vec<BusMessage> = bus
+        .dead_letters(Stage::Events)
+        .unwrap()
+        .into_iter()
+        .map(|(message, _, _)| message)
+        .collect();
+    dead.reverse();
+    assert_eq!(dead, messages);
+    assert_eq!(bus.depth(Stage::Events).unwrap(), 0);
+}

@@ -612,13 +612,16 @@ fn apply(
                 // Attempts are counted when a message is leased; a deferral gives the
                 // lease's count back.
                 let given_back = i64::from(!counts);
+                let (seq, lease) = (tag(&token)?, generation(&token)?);
                 let changed = tx
-                    .execute(
+                    .prepare_cached(
                         "UPDATE messages SET available_at = ?3, lease = NULL,
                                 attempts = MAX(attempts - ?4, 0)
                          WHERE seq = ?1 AND lease = ?2",
-                        params![tag(&token)?, generation(&token)?, due, given_back],
                     )
+                    .and_then(|mut statement| {
+                        statement.execute(params![seq, lease, due, given_back])
+                    })
                     .map_err(bus_error)?;
                 owned(changed)
             }),
@@ -718,41 +721,63 @@ fn lease(
     now: i64,
 ) -> Result<Vec<Delivery>, BusError> {
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    // Poison messages first: past the delivery limit, they go to the dead letters.
-    transaction
-        .execute(
+    // Every statement here walks the ready messages in the order of the index
+    // (available_at, seq) and stops after `limit`: a lease costs the same with ten
+    // messages waiting or a million. (Ordered by seq, SQLite sorted every ready message,
+    // and the delivery-limit check below read each of them, twice, for every lease.)
+    //
+    // Poison messages first: among the next `limit` ready, those past the delivery limit
+    // go to the dead letters. The lease below skips any further back; they come to the
+    // front of a later lease and are moved then.
+    let window = "SELECT seq FROM messages WHERE stage = ?1 AND available_at <= ?3
+                  ORDER BY available_at, seq LIMIT ?4";
+    for sql in [
+        format!(
             "INSERT INTO dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
              SELECT stage, message_id, routing_key, headers, body, attempts, 'delivery limit reached', ?3
-             FROM messages WHERE stage = ?1 AND available_at <= ?3 AND attempts >= ?2",
-            params![stage.name(), options.max_deliveries, now],
-        )
-        .map_err(bus_error)?;
-    transaction
-        .execute(
-            "DELETE FROM messages WHERE stage = ?1 AND available_at <= ?3 AND attempts >= ?2",
-            params![stage.name(), options.max_deliveries, now],
-        )
-        .map_err(bus_error)?;
+             FROM messages WHERE seq IN ({window}) AND attempts >= ?2"
+        ),
+        format!("DELETE FROM messages WHERE seq IN ({window}) AND attempts >= ?2"),
+    ] {
+        transaction
+            .prepare_cached(&sql)
+            .and_then(|mut statement| {
+                statement.execute(params![stage.name(), options.max_deliveries, now, limit])
+            })
+            .map_err(bus_error)?;
+    }
     let lease = new_lease();
     let until = now.saturating_add(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX));
     let mut statement = transaction
         .prepare_cached(
             "UPDATE messages SET attempts = attempts + 1, available_at = ?3, lease = ?4
-             WHERE seq IN (SELECT seq FROM messages WHERE stage = ?1 AND available_at <= ?5 ORDER BY seq LIMIT ?2)
+             WHERE seq IN (SELECT seq FROM messages
+                           WHERE stage = ?1 AND available_at <= ?5 AND attempts < ?6
+                           ORDER BY available_at, seq LIMIT ?2)
              RETURNING seq, message_id, routing_key, headers, body, attempts",
         )
         .map_err(bus_error)?;
     let rows = statement
-        .query_map(params![stage.name(), limit, until, lease, now], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Vec<u8>>(4)?,
-                row.get::<_, u32>(5)?,
-            ))
-        })
+        .query_map(
+            params![
+                stage.name(),
+                limit,
+                until,
+                lease,
+                now,
+                options.max_deliveries
+            ],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Vec<u8>>(4)?,
+                    row.get::<_, u32>(5)?,
+                ))
+            },
+        )
         .map_err(bus_error)?;
     let mut deliveries = Vec::new();
     for row in rows {
