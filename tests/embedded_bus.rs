@@ -259,3 +259,50 @@ async fn messages_past_the_limit_behind_the_lease_window_are_never_delivered_aga
     assert_eq!(dead, messages);
     assert_eq!(bus.depth(Stage::Events).unwrap(), 0);
 }
+
+/// A message whose row cannot be read back (a damaged file) does not hold up the
+/// messages leased with it: they are delivered, and it goes to the dead letters at its
+/// delivery limit.
+#[tokio::test]
+async fn an_unreadable_message_is_dead_lettered_without_holding_up_the_others() {
+    let bus = open(2);
+    bus.publish(
+        Stage::Inbound,
+        vec![
+            BusMessage::new("acme.damaged", b"a".to_vec()),
+            BusMessage::new("acme.fine", b"b".to_vec()),
+        ],
+    )
+    .await
+    .unwrap();
+    let file = rusqlite::Connection::open(bus.path()).unwrap();
+    file.execute(
+        "UPDATE messages SET headers = 'not json' WHERE routing_key = 'acme.damaged'",
+        [],
+    )
+    .unwrap();
+    let mut consumer = bus.consumer(Stage::Inbound, quick()).await.unwrap();
+    let mut delivered = Vec::new();
+    for _ in 0..8 {
+        let batch = consumer
+            .next_batch(10, Duration::from_millis(100))
+            .await
+            .unwrap();
+        consumer.ack(&batch).await.unwrap();
+        delivered.extend(batch.into_iter().map(|delivery| delivery.message.routing_key));
+        if bus.depth(Stage::Inbound).unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(delivered, vec!["acme.fine".to_owned()]);
+    assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
+    let reason: String = file
+        .query_row(
+            "SELECT reason FROM dead_letters WHERE routing_key = 'acme.damaged'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(reason, "delivery limit reached");
+}

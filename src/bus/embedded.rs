@@ -62,14 +62,14 @@ pub struct EmbeddedBus {
 enum Operation {
     Publish {
         stage: Stage,
-        messages: Vec<BusMessage>,
+        messages: Vec<MessageRow>,
         reply: oneshot::Sender<Result<(), BusError>>,
     },
     Lease {
         stage: Stage,
         max: usize,
         visibility: Duration,
-        reply: oneshot::Sender<Result<Vec<Delivery>, BusError>>,
+        reply: oneshot::Sender<Result<Vec<LeasedRow>, BusError>>,
     },
     Ack {
         tokens: Vec<DeliveryToken>,
@@ -87,6 +87,78 @@ enum Operation {
         reason: String,
         reply: oneshot::Sender<Result<(), BusError>>,
     },
+}
+
+/// A message as the writer inserts it: its columns, encoded by the publisher, so that
+/// the writer thread, which every stage waits for, only binds them.
+#[derive(Debug)]
+struct MessageRow {
+    id: String,
+    routing_key: String,
+    headers: String,
+    body: Vec<u8>,
+    /// The instant of its `transload-available-at` header (Unix ms), if readable.
+    available_at: Option<i64>,
+}
+
+impl MessageRow {
+    fn of(message: BusMessage) -> Result<Self, BusError> {
+        Ok(Self {
+            id: message.id.to_string(),
+            headers: serde_json::to_string(&message.headers)
+                .map_err(|error| BusError::Other(error.to_string()))?,
+            available_at: message
+                .headers
+                .get(AVAILABLE_AT_HEADER)
+                .and_then(|at| at.parse::<Timestamp>().ok())
+                .map(Timestamp::as_millisecond),
+            routing_key: message.routing_key,
+            body: message.body,
+        })
+    }
+}
+
+/// A leased message as the writer read it; the consumer decodes it
+/// ([`LeasedRow::delivery`]) on its own thread.
+#[derive(Debug)]
+struct LeasedRow {
+    seq: i64,
+    id: String,
+    routing_key: String,
+    headers: String,
+    body: Vec<u8>,
+    attempt: u32,
+    lease: i64,
+}
+
+impl LeasedRow {
+    fn delivery(self) -> Result<Delivery, BusError> {
+        Ok(Delivery {
+            message: message_from(&self.id, self.routing_key, &self.headers, self.body)?,
+            attempt: self.attempt,
+            token: DeliveryToken {
+                tag: u64::try_from(self.seq).map_err(|error| BusError::Other(error.to_string()))?,
+                generation: u64::try_from(self.lease)
+                    .map_err(|error| BusError::Other(error.to_string()))?,
+            },
+        })
+    }
+}
+
+/// The deliveries of a lease's rows. A row that cannot be decoded (a damaged file) is
+/// logged and left leased: it comes back after the visibility timeout and, at the
+/// delivery limit, goes to the dead letters, without holding up the rows leased with it.
+fn deliveries(rows: Vec<LeasedRow>) -> Vec<Delivery> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let seq = row.seq;
+            row.delivery()
+                .map_err(|error| {
+                    tracing::error!(seq, %error, "embedded bus: a leased message cannot be read; it will be dead-lettered at its delivery limit");
+                })
+                .ok()
+        })
+        .collect()
 }
 
 impl EmbeddedBus {
@@ -239,6 +311,10 @@ impl Bus for EmbeddedBus {
         if messages.is_empty() {
             return Ok(());
         }
+        let messages = messages
+            .into_iter()
+            .map(MessageRow::of)
+            .collect::<Result<Vec<_>, _>>()?;
         self.call(|reply| Operation::Publish {
             stage,
             messages,
@@ -281,7 +357,7 @@ pub struct EmbeddedConsumer {
     /// Deliveries handed out and not settled yet.
     unsettled: usize,
     /// The lease asked of the writer ahead of the next call, if any.
-    ahead: Option<oneshot::Receiver<Result<Vec<Delivery>, BusError>>>,
+    ahead: Option<oneshot::Receiver<Result<Vec<LeasedRow>, BusError>>>,
     /// Deliveries leased ahead and not handed out yet (when a call asks for fewer).
     leased_ahead: Vec<Delivery>,
 }
@@ -323,9 +399,10 @@ impl Consumer for EmbeddedConsumer {
         if self.leased_ahead.is_empty()
             && let Some(ahead) = self.ahead.take()
         {
-            self.leased_ahead = ahead
+            let rows = ahead
                 .await
                 .map_err(|_| BusError::Unavailable("the bus writer has stopped".to_owned()))??;
+            self.leased_ahead = deliveries(rows);
         }
         if !self.leased_ahead.is_empty() {
             let rest = self
@@ -338,15 +415,16 @@ impl Consumer for EmbeddedConsumer {
         loop {
             let notified = published.notified();
             let (stage, visibility) = (self.stage, self.options.visibility_timeout);
-            let batch = self
-                .bus
-                .call(|reply| Operation::Lease {
-                    stage,
-                    max,
-                    visibility,
-                    reply,
-                })
-                .await?;
+            let batch = deliveries(
+                self.bus
+                    .call(|reply| Operation::Lease {
+                        stage,
+                        max,
+                        visibility,
+                        reply,
+                    })
+                    .await?,
+            );
             if !batch.is_empty() {
                 return Ok(self.hand_out(batch, max));
             }
@@ -451,9 +529,9 @@ struct Writer {
 /// An operation's result, held until the transaction it belongs to has committed.
 enum Pending {
     Unit(oneshot::Sender<Result<(), BusError>>, Result<(), BusError>),
-    Deliveries(
-        oneshot::Sender<Result<Vec<Delivery>, BusError>>,
-        Result<Vec<Delivery>, BusError>,
+    Leased(
+        oneshot::Sender<Result<Vec<LeasedRow>, BusError>>,
+        Result<Vec<LeasedRow>, BusError>,
     ),
 }
 
@@ -512,7 +590,7 @@ impl Writer {
                 for answer in pending {
                     match answer {
                         Pending::Unit(reply, result) => drop(reply.send(result)),
-                        Pending::Deliveries(reply, result) => drop(reply.send(result)),
+                        Pending::Leased(reply, result) => drop(reply.send(result)),
                     }
                 }
             }
@@ -521,7 +599,7 @@ impl Writer {
                 for answer in pending {
                     match answer {
                         Pending::Unit(reply, _) => drop(reply.send(Err(copy_error(&error)))),
-                        Pending::Deliveries(reply, _) => drop(reply.send(Err(copy_error(&error)))),
+                        Pending::Leased(reply, _) => drop(reply.send(Err(copy_error(&error)))),
                     }
                 }
             }
@@ -568,7 +646,7 @@ fn apply(
             max,
             visibility,
             reply,
-        } => Pending::Deliveries(
+        } => Pending::Leased(
             reply,
             savepoint(transaction, |tx| {
                 lease(tx, options, stage, max, visibility, now)
@@ -680,7 +758,7 @@ fn savepoint<T>(
 fn publish(
     transaction: &Transaction<'_>,
     stage: Stage,
-    messages: &[BusMessage],
+    messages: &[MessageRow],
     now: i64,
 ) -> Result<(), BusError> {
     let mut statement = transaction
@@ -690,20 +768,14 @@ fn publish(
         )
         .map_err(bus_error)?;
     for message in messages {
-        let headers = serde_json::to_string(&message.headers)
-            .map_err(|error| BusError::Other(error.to_string()))?;
         // Held back until the instant of its `transload-available-at` header, if later.
-        let available_at = message
-            .headers
-            .get(AVAILABLE_AT_HEADER)
-            .and_then(|at| at.parse::<Timestamp>().ok())
-            .map_or(now, |at| at.as_millisecond().max(now));
+        let available_at = message.available_at.map_or(now, |at| at.max(now));
         statement
             .execute(params![
                 stage.name(),
-                message.id.to_string(),
+                message.id,
                 message.routing_key,
-                headers,
+                message.headers,
                 message.body,
                 available_at
             ])
@@ -719,7 +791,7 @@ fn lease(
     max: usize,
     visibility: Duration,
     now: i64,
-) -> Result<Vec<Delivery>, BusError> {
+) -> Result<Vec<LeasedRow>, BusError> {
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     // Every statement here walks the ready messages in the order of the index
     // (available_at, seq) and stops after `limit`: a lease costs the same with ten
@@ -757,7 +829,7 @@ fn lease(
              RETURNING seq, message_id, routing_key, headers, body, attempts",
         )
         .map_err(bus_error)?;
-    let rows = statement
+    let mut rows = statement
         .query_map(
             params![
                 stage.name(),
@@ -768,33 +840,23 @@ fn lease(
                 options.max_deliveries
             ],
             |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Vec<u8>>(4)?,
-                    row.get::<_, u32>(5)?,
-                ))
+                Ok(LeasedRow {
+                    seq: row.get(0)?,
+                    id: row.get(1)?,
+                    routing_key: row.get(2)?,
+                    headers: row.get(3)?,
+                    body: row.get(4)?,
+                    attempt: row.get(5)?,
+                    lease,
+                })
             },
         )
+        .map_err(bus_error)?
+        .collect::<Result<Vec<_>, _>>()
         .map_err(bus_error)?;
-    let mut deliveries = Vec::new();
-    for row in rows {
-        let (seq, id, routing_key, headers, body, attempt) = row.map_err(bus_error)?;
-        deliveries.push(Delivery {
-            message: message_from(&id, routing_key, &headers, body)?,
-            attempt,
-            token: DeliveryToken {
-                tag: u64::try_from(seq).map_err(|error| BusError::Other(error.to_string()))?,
-                generation: u64::try_from(lease)
-                    .map_err(|error| BusError::Other(error.to_string()))?,
-            },
-        });
-    }
     // RETURNING yields rows in no promised order; deliver in publish order.
-    deliveries.sort_by_key(|delivery| delivery.token.tag);
-    Ok(deliveries)
+    rows.sort_by_key(|row| row.seq);
+    Ok(rows)
 }
 
 fn message_from(
