@@ -289,7 +289,11 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_the_others() 
             .await
             .unwrap();
         consumer.ack(&batch).await.unwrap();
-        delivered.extend(batch.into_iter().map(|delivery| delivery.message.routing_key));
+        delivered.extend(
+            batch
+                .into_iter()
+                .map(|delivery| delivery.message.routing_key),
+        );
         if bus.depth(Stage::Inbound).unwrap() == 0 {
             break;
         }
