@@ -784,6 +784,30 @@ fn publish(
     Ok(())
 }
 
+/// The next `?4` messages of stage `?1` ready at `?3`, in the order of the ready index.
+macro_rules! ready_window {
+    () => {
+        "SELECT seq FROM messages WHERE stage = ?1 AND available_at <= ?3
+         ORDER BY available_at, seq LIMIT ?4"
+    };
+}
+
+/// Copies the messages of the ready window delivered `?2` times or more to the dead letters.
+const DEAD_LETTER_LIMIT_REACHED: &str = concat!(
+    "INSERT INTO dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
+     SELECT stage, message_id, routing_key, headers, body, attempts, 'delivery limit reached', ?3
+     FROM messages WHERE attempts >= ?2 AND seq IN (",
+    ready_window!(),
+    ")"
+);
+
+/// Deletes the messages [`DEAD_LETTER_LIMIT_REACHED`] copied.
+const DELETE_LIMIT_REACHED: &str = concat!(
+    "DELETE FROM messages WHERE attempts >= ?2 AND seq IN (",
+    ready_window!(),
+    ")"
+);
+
 fn lease(
     transaction: &Transaction<'_>,
     options: &EmbeddedBusOptions,
@@ -801,18 +825,9 @@ fn lease(
     // Poison messages first: among the next `limit` ready, those past the delivery limit
     // go to the dead letters. The lease below skips any further back; they come to the
     // front of a later lease and are moved then.
-    let window = "SELECT seq FROM messages WHERE stage = ?1 AND available_at <= ?3
-                  ORDER BY available_at, seq LIMIT ?4";
-    for sql in [
-        format!(
-            "INSERT INTO dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
-             SELECT stage, message_id, routing_key, headers, body, attempts, 'delivery limit reached', ?3
-             FROM messages WHERE seq IN ({window}) AND attempts >= ?2"
-        ),
-        format!("DELETE FROM messages WHERE seq IN ({window}) AND attempts >= ?2"),
-    ] {
+    for sql in [DEAD_LETTER_LIMIT_REACHED, DELETE_LIMIT_REACHED] {
         transaction
-            .prepare_cached(&sql)
+            .prepare_cached(sql)
             .and_then(|mut statement| {
                 statement.execute(params![stage.name(), options.max_deliveries, now, limit])
             })
