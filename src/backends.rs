@@ -14,7 +14,8 @@ use crate::store::AnyStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 
-/// The embedded bus's file inside the data directory.
+/// The embedded bus's file inside the data directory, when the store is not SQLite
+/// (with the SQLite store, the bus lives in the store's file).
 pub const BUS_FILE: &str = "bus.sqlite3";
 /// The SQLite store's file inside the data directory.
 pub const STORE_FILE: &str = "store.sqlite3";
@@ -51,11 +52,49 @@ pub enum OpenError {
     Incomplete(&'static str),
 }
 
+/// Opens the configured bus and store. The embedded bus with the SQLite store share one
+/// file and one writer: a stage's commit enqueues what it publishes, and no outbox relay
+/// runs ([`AnyStore::needs_relay`]).
+///
+/// # Errors
+/// When either cannot be reached or opened.
+pub async fn open_backends(config: &Config) -> Result<(AnyBus, AnyStore), OpenError> {
+    if let (BusKind::Embedded, StoreKind::Sqlite) = (config.bus, config.store) {
+        let (store, bus) = open_store_with_bus(config)?;
+        return Ok((AnyBus::Embedded(bus), AnyStore::Sqlite(store)));
+    }
+    let bus = open_bus(config).await?;
+    let store = open_store(config).await?;
+    Ok((bus, store))
+}
+
+/// The SQLite store with the embedded bus in its file; the messages of a bus file of an
+/// earlier version, if the data directory has one, move into it.
+fn open_store_with_bus(config: &Config) -> Result<(SqliteStore, EmbeddedBus), OpenError> {
+    create_data_dir(config)?;
+    let path = config.data_dir.join(STORE_FILE);
+    let (store, bus) = SqliteStore::open_with_embedded_bus(&path, EmbeddedBusOptions::default())
+        .map_err(|source| OpenError::Store {
+            kind: "sqlite",
+            source,
+        })?;
+    let legacy = config.data_dir.join(BUS_FILE);
+    if legacy.exists() {
+        let moved =
+            crate::bus::embedded::import_file(&path, &legacy).map_err(|source| OpenError::Bus {
+                kind: "embedded",
+                source,
+            })?;
+        tracing::info!(moved, from = %legacy.display(), "the embedded bus moved into the store's file");
+    }
+    Ok((store, bus))
+}
+
 /// Opens the configured bus.
 ///
 /// # Errors
 /// When it cannot be reached or opened.
-pub async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
+async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
     match config.bus {
         BusKind::Embedded => {
             create_data_dir(config)?;
@@ -97,6 +136,10 @@ pub async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
 /// When it cannot be reached or opened.
 pub async fn open_store(config: &Config) -> Result<AnyStore, OpenError> {
     match config.store {
+        // What it publishes goes to the embedded bus in its file, as the hub's does.
+        StoreKind::Sqlite if config.bus == BusKind::Embedded => {
+            open_store_with_bus(config).map(|(store, _)| AnyStore::Sqlite(store))
+        }
         StoreKind::Sqlite => {
             create_data_dir(config)?;
             SqliteStore::open(&config.data_dir.join(STORE_FILE))

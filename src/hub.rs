@@ -17,7 +17,7 @@ use transload_connectors::partner::PartnerDirectory;
 use transload_core::bus::{ConsumerOptions, Stage};
 use transload_mappings::{MappingError, Registry, Watcher};
 
-use crate::backends::{OpenError, open_bus, open_store};
+use crate::backends::{OpenError, open_backends};
 use crate::bus::AnyBus;
 use crate::config::{BusKind, Config, StoreKind};
 use crate::file_drop::{FileDropOptions, FileDropWatcher};
@@ -107,17 +107,22 @@ impl Hub {
             Registry::open(config.mappings_dirs.clone())
                 .map_err(|errors| StartError::Mappings(join_errors(&errors)))?,
         );
-        let bus = open_bus(config).await?;
-        let store = open_store(config).await?;
-        let relay = OutboxRelay::new(bus.clone(), store.clone());
-        let waker = relay.waker();
-        let intake = IntakeState::new(
+        let (bus, store) = open_backends(config).await?;
+        // With the embedded bus in the SQLite store's file, commits enqueue what they
+        // publish themselves: there is no outbox to relay.
+        let relay = store
+            .needs_relay()
+            .then(|| OutboxRelay::new(bus.clone(), store.clone()));
+        let waker = relay.as_ref().map(OutboxRelay::waker);
+        let mut intake = IntakeState::new(
             store.clone(),
             (*partners).clone(),
             &config.intake,
             &config.api_keys,
-        )?
-        .with_relay_waker(Arc::clone(&waker));
+        )?;
+        if let Some(waker) = &waker {
+            intake = intake.with_relay_waker(Arc::clone(waker));
+        }
         let state = AppState {
             bus: match config.bus {
                 BusKind::Embedded => "embedded",
@@ -162,7 +167,7 @@ impl Hub {
             store.clone(),
             translate,
             worker_options("translate", Stage::Inbound),
-            Some(Arc::clone(&waker)),
+            waker.clone(),
         )
         .await
         .map_err(|e| StartError::Stage {
@@ -180,7 +185,7 @@ impl Hub {
             store.clone(),
             deliver,
             worker_options("deliver", Stage::Outbound),
-            Some(Arc::clone(&waker)),
+            waker.clone(),
         )
         .await
         .map_err(|e| StartError::Stage {
@@ -209,7 +214,7 @@ impl Hub {
                         store.clone(),
                         decide,
                         worker_options("decide", Stage::Events),
-                        Some(Arc::clone(&waker)),
+                        waker.clone(),
                     )
                     .await
                     .map_err(|e| StartError::Stage {
@@ -230,7 +235,6 @@ impl Hub {
         let drop_folders = drop_watcher.folders().len();
         let drop_shutdown = Arc::clone(&shutdown);
         let mut tasks = vec![
-            tokio::spawn(relay.run()),
             tokio::spawn(translate.run()),
             tokio::spawn(deliver.run()),
             tokio::spawn(async move {
@@ -239,6 +243,9 @@ impl Hub {
                     .await;
             }),
         ];
+        if let Some(relay) = relay {
+            tasks.push(tokio::spawn(relay.run()));
+        }
         tasks.extend(crate::metrics::spawn_upkeep());
         tasks.push(crate::retention::spawn_pruning(
             store.clone(),
@@ -253,7 +260,8 @@ impl Hub {
             partners = partners.len(),
             mappings = mappings.current().len(),
             drop_folders,
-            "hub started: intake, file drop, translate, deliver, outbox relay"
+            relaying = waker.is_some(),
+            "hub started: intake, file drop, translate, deliver"
         );
         Ok(Hub {
             router,

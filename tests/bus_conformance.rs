@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
+use transload::store::sqlite::SqliteStore;
 use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
 use uuid::Uuid;
 
@@ -396,6 +397,44 @@ impl Harness for EmbeddedHarness {
 }
 
 bus_conformance!(embedded, EmbeddedHarness);
+
+/// The embedded bus in the SQLite store's file, sharing the store's writer (the hub's
+/// embedded default).
+struct EmbeddedInStoreHarness {
+    path: PathBuf,
+    bus: EmbeddedBus,
+    _store: SqliteStore,
+}
+
+impl Harness for EmbeddedInStoreHarness {
+    type Bus = EmbeddedBus;
+
+    async fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("transload-bus-conformance-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite3");
+        let (store, bus) =
+            SqliteStore::open_with_embedded_bus(&path, EmbeddedBusOptions::default()).unwrap();
+        EmbeddedInStoreHarness {
+            path,
+            bus,
+            _store: store,
+        }
+    }
+
+    fn bus(&self) -> EmbeddedBus {
+        self.bus.clone()
+    }
+
+    async fn reopen(&self) -> EmbeddedBus {
+        SqliteStore::open_with_embedded_bus(&self.path, EmbeddedBusOptions::default())
+            .unwrap()
+            .1
+    }
+}
+
+bus_conformance!(embedded_in_store, EmbeddedInStoreHarness);
 
 use transload::bus::amqp::{AmqpBus, AmqpConfig};
 

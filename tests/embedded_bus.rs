@@ -277,7 +277,7 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_the_others() 
     .unwrap();
     let file = rusqlite::Connection::open(bus.path()).unwrap();
     file.execute(
-        "UPDATE messages SET headers = 'not json' WHERE routing_key = 'acme.damaged'",
+        "UPDATE bus_messages SET headers = 'not json' WHERE routing_key = 'acme.damaged'",
         [],
     )
     .unwrap();
@@ -303,7 +303,7 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_the_others() 
     assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
     let reason: String = file
         .query_row(
-            "SELECT reason FROM dead_letters WHERE routing_key = 'acme.damaged'",
+            "SELECT reason FROM bus_dead_letters WHERE routing_key = 'acme.damaged'",
             [],
             |row| row.get(0),
         )

@@ -151,8 +151,9 @@ async fn a_webhook_through_translate_shows_in_the_metrics() {
     assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
     one_event(&hub.bus).await;
 
-    // The worker records its measurements right after the commit, and the relay its
-    // publications right after the bus confirmed them: give them a moment.
+    // The worker records its measurements right after the commit: give them a moment.
+    // (On the embedded default the commits enqueue what they publish on the bus in the
+    // store's file: no outbox relay runs, and its metrics stay absent.)
     let translate = [("stage", "translate"), ("partner", "acme-wms")];
     let committed = [
         ("stage", "translate"),
@@ -164,7 +165,6 @@ async fn a_webhook_through_translate_shows_in_the_metrics() {
         let text = get_metrics(&client, &base).await;
         let processed =
             sample(&text, "transload_messages_processed_total", &committed).unwrap_or(0.0);
-        let published = sample(&text, "transload_outbox_published_total", &[]).unwrap_or(0.0);
         // The worker records the end-to-end age last, after the outcome.
         let aged = sample(
             &text,
@@ -172,12 +172,12 @@ async fn a_webhook_through_translate_shows_in_the_metrics() {
             &[("stage", "translate")],
         )
         .unwrap_or(0.0);
-        if processed >= 1.0 && published >= 2.0 && aged >= 1.0 {
+        if processed >= 1.0 && aged >= 1.0 {
             break text;
         }
         assert!(
             Instant::now() < deadline,
-            "translate's commit and the two publications never showed:\n{text}"
+            "translate's commit never showed:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -213,12 +213,9 @@ async fn a_webhook_through_translate_shows_in_the_metrics() {
         "transload_end_to_end_seconds_count",
         &[("stage", "translate")],
     );
-    // The intake's message and translate's event both went through the outbox.
-    let published = sample(&text, "transload_outbox_published_total", &[]).unwrap_or(0.0);
-    assert!(published >= 2.0, "outbox published {published}:\n{text}");
     assert!(
-        sample(&text, "transload_outbox_pending", &[]).is_some(),
-        "{text}"
+        sample(&text, "transload_outbox_published_total", &[]).is_none(),
+        "no relay runs on the embedded default:\n{text}"
     );
     // Queue depth is sampled at each scrape on the embedded bus.
     assert!(

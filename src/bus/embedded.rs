@@ -1,10 +1,15 @@
 //! The embedded bus: a durable queue in a SQLite file, for one machine with no broker.
 //!
-//! One writer thread owns the write connection and applies every operation (publish,
-//! lease, ack, retry, reject) that is waiting in one transaction: a group commit, so
-//! many small publishes share one fsync while each caller still hears back only once
-//! its own operation is durable. Several processes may open the same file; SQLite's
-//! lock serialises them and consumers poll when idle.
+//! Every operation (publish, lease, ack, retry, reject) is a write of the file's
+//! [`GroupCommit`]: operations waiting together go in one transaction, so many small
+//! publishes share one fsync while each caller still hears back only once its own
+//! operation is durable. Several processes may open the same file; SQLite's lock
+//! serialises them and consumers poll when idle.
+//!
+//! The bus may live in a file of its own ([`EmbeddedBus::open`]) or in the SQLite
+//! store's file, sharing its writer ([`crate::store::sqlite::SqliteStore::open_with_embedded_bus`]):
+//! a stage's commit then enqueues the messages it publishes in the same transaction
+//! ([`enqueue`]), with no outbox to relay.
 //!
 //! Semantics match RabbitMQ's quorum queues as the hub uses them: a leased message is
 //! invisible until acknowledged or until its visibility timeout passes, when it is
@@ -14,24 +19,23 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, Transaction, params};
-use tokio::sync::{Notify, oneshot};
+use rusqlite::{Connection, params};
+use tokio::sync::Notify;
 use transload_core::bus::{
     AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery,
     DeliveryToken, Stage,
 };
 use uuid::Uuid;
 
-use crate::sqlite::{
-    Durability, OPERATION_SAVEPOINT, is_busy, migrate, open_durable, open_savepoint, open_writer,
-    release_savepoint, roll_back_savepoint, set_sync,
-};
+use crate::sqlite::group_commit::{Answer, GroupCommit, WriteError, received};
+use crate::sqlite::{Durability, has_table, is_busy, migrate_component, open_durable, open_writer};
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/embedded_0001.sql")];
+/// The name of the bus's schema in `schema_versions`.
+const SCHEMA: &str = "embedded_bus";
 /// How often an idle consumer looks for messages published by another process or
 /// become due after a retry delay.
 const IDLE_POLL: Duration = Duration::from_millis(25);
@@ -52,61 +56,33 @@ impl Default for EmbeddedBusOptions {
 /// The durable queue in SQLite. Cloning shares the writer.
 #[derive(Debug, Clone)]
 pub struct EmbeddedBus {
-    writer: Sender<Operation>,
+    writer: Arc<GroupCommit>,
     published: Arc<Notify>,
     path: Arc<Path>,
+    options: Arc<EmbeddedBusOptions>,
 }
 
-/// One operation for the writer thread, with where to send its result.
+/// A message as it is inserted: its columns, encoded by the publisher, so that the
+/// writer thread, which every stage waits for, only binds them.
 #[derive(Debug)]
-enum Operation {
-    Publish {
-        stage: Stage,
-        messages: Vec<MessageRow>,
-        reply: oneshot::Sender<Result<(), BusError>>,
-    },
-    Lease {
-        stage: Stage,
-        max: usize,
-        visibility: Duration,
-        reply: oneshot::Sender<Result<Vec<LeasedRow>, BusError>>,
-    },
-    Ack {
-        tokens: Vec<DeliveryToken>,
-        reply: oneshot::Sender<Result<(), BusError>>,
-    },
-    Retry {
-        token: DeliveryToken,
-        delay: Duration,
-        /// Whether the delivery counts as an attempt (a retry) or not (a deferral).
-        counts: bool,
-        reply: oneshot::Sender<Result<(), BusError>>,
-    },
-    Reject {
-        token: DeliveryToken,
-        reason: String,
-        reply: oneshot::Sender<Result<(), BusError>>,
-    },
-}
-
-/// A message as the writer inserts it: its columns, encoded by the publisher, so that
-/// the writer thread, which every stage waits for, only binds them.
-#[derive(Debug)]
-struct MessageRow {
-    id: String,
-    routing_key: String,
-    headers: String,
-    body: Vec<u8>,
+pub(crate) struct MessageRow {
+    pub(crate) id: String,
+    pub(crate) routing_key: String,
+    pub(crate) headers: String,
+    pub(crate) body: Vec<u8>,
     /// The instant of its `transload-available-at` header (Unix ms), if readable.
-    available_at: Option<i64>,
+    pub(crate) available_at: Option<i64>,
 }
 
 impl MessageRow {
-    fn of(message: BusMessage) -> Result<Self, BusError> {
+    /// The columns of `message`.
+    ///
+    /// # Errors
+    /// When its headers cannot be encoded.
+    pub(crate) fn of(message: BusMessage) -> Result<Self, serde_json::Error> {
         Ok(Self {
             id: message.id.to_string(),
-            headers: serde_json::to_string(&message.headers)
-                .map_err(|error| BusError::Other(error.to_string()))?,
+            headers: serde_json::to_string(&message.headers)?,
             available_at: message
                 .headers
                 .get(AVAILABLE_AT_HEADER)
@@ -145,6 +121,9 @@ impl LeasedRow {
     }
 }
 
+/// What a lease answers: the rows leased.
+type LeaseAnswer = Answer<Result<Vec<LeasedRow>, BusError>>;
+
 /// The deliveries of a lease's rows. A row that cannot be decoded (a damaged file) is
 /// logged and left leased: it comes back after the visibility timeout and, at the
 /// delivery limit, goes to the dead letters, without holding up the rows leased with it.
@@ -162,32 +141,42 @@ fn deliveries(rows: Vec<LeasedRow>) -> Vec<Delivery> {
 }
 
 impl EmbeddedBus {
-    /// Opens (creating) the bus in the SQLite file at `path`.
+    /// Opens (creating) the bus in a SQLite file of its own at `path`, with a writer of
+    /// its own.
     ///
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub fn open(path: &Path, options: EmbeddedBusOptions) -> Result<EmbeddedBus, BusError> {
         let shared_path: Arc<Path> = Arc::from(path);
         let mut connection = open_writer(path, Arc::downgrade(&shared_path)).map_err(bus_error)?;
-        migrate(&mut connection, MIGRATIONS).map_err(bus_error)?;
-        let (writer, operations) = channel();
-        let thread_name = format!("transload-bus-{}", path.display());
-        std::thread::Builder::new()
-            .name(thread_name)
-            .spawn(move || {
-                Writer {
-                    connection,
-                    options,
-                    sync: Durability::Full,
-                }
-                .run(&operations);
-            })
-            .map_err(|error| BusError::Other(format!("cannot start the bus writer: {error}")))?;
+        prepare_schema(&mut connection).map_err(bus_error)?;
+        let writer = GroupCommit::start(connection, &format!("transload-bus-{}", path.display()))
+            .map_err(|error| {
+            BusError::Other(format!("cannot start the bus writer: {error}"))
+        })?;
         Ok(EmbeddedBus {
-            writer,
+            writer: Arc::new(writer),
             published: Arc::new(Notify::new()),
             path: shared_path,
+            options: Arc::new(options),
         })
+    }
+
+    /// The bus in the file at `path` whose writer is `writer` (the file's schema
+    /// prepared with [`prepare_schema`]); `published` is notified whenever messages are
+    /// enqueued in it, by this bus or through `writer` ([`enqueue`]).
+    pub(crate) fn on_writer(
+        writer: Arc<GroupCommit>,
+        published: Arc<Notify>,
+        path: &Path,
+        options: EmbeddedBusOptions,
+    ) -> EmbeddedBus {
+        EmbeddedBus {
+            writer,
+            published,
+            path: Arc::from(path),
+            options: Arc::new(options),
+        }
     }
 
     /// The file the bus lives in.
@@ -196,17 +185,32 @@ impl EmbeddedBus {
         &self.path
     }
 
-    async fn call<T>(
+    /// Queues `operation` for the writer, not fsync'd unless `sync` says so; its changes
+    /// are kept when it succeeds.
+    fn queue<T, F>(
         &self,
-        operation: impl FnOnce(oneshot::Sender<Result<T, BusError>>) -> Operation,
-    ) -> Result<T, BusError> {
-        let (reply, answer) = oneshot::channel();
+        sync: Durability,
+        operation: F,
+    ) -> Result<Answer<Result<T, BusError>>, BusError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &EmbeddedBusOptions, i64) -> Result<T, BusError> + Send + 'static,
+    {
+        let options = Arc::clone(&self.options);
         self.writer
-            .send(operation(reply))
-            .map_err(|_| BusError::Unavailable("the bus writer has stopped".to_owned()))?;
-        answer
-            .await
-            .map_err(|_| BusError::Unavailable("the bus writer has stopped".to_owned()))?
+            .queue(sync, Result::is_ok, move |connection| {
+                operation(connection, &options, now_ms())
+            })
+            .map_err(BusError::from)
+    }
+
+    /// Runs `operation` in the writer's next transaction ([`EmbeddedBus::queue`]).
+    async fn call<T, F>(&self, sync: Durability, operation: F) -> Result<T, BusError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &EmbeddedBusOptions, i64) -> Result<T, BusError> + Send + 'static,
+    {
+        received(self.queue(sync, operation)?).await?
     }
 
     /// Messages dead-lettered on `stage` by the bus itself (delivery limit, `reject`),
@@ -218,7 +222,7 @@ impl EmbeddedBus {
         let connection = open_durable(&self.path).map_err(bus_error)?;
         let mut statement = connection
             .prepare(
-                "SELECT message_id, routing_key, headers, body, attempts, reason FROM dead_letters
+                "SELECT message_id, routing_key, headers, body, attempts, reason FROM bus_dead_letters
                  WHERE stage = ?1 ORDER BY seq DESC",
             )
             .map_err(bus_error)?;
@@ -247,16 +251,12 @@ impl EmbeddedBus {
     }
 
     /// Whether the bus can write now: a round trip through the writer thread with an
-    /// empty write transaction (an acknowledgement of nothing), for readiness checks.
+    /// empty write, for readiness checks.
     ///
     /// # Errors
     /// When the writer has stopped or the file cannot be written.
     pub async fn probe(&self) -> Result<(), BusError> {
-        self.call(|reply| Operation::Ack {
-            tokens: Vec::new(),
-            reply,
-        })
-        .await
+        self.call(Durability::Normal, |_, _, _| Ok(())).await
     }
 
     /// Messages waiting or in flight on every stage, in one read.
@@ -266,7 +266,7 @@ impl EmbeddedBus {
     pub fn depths(&self) -> Result<Vec<(Stage, u64)>, BusError> {
         let connection = open_durable(&self.path).map_err(bus_error)?;
         let mut statement = connection
-            .prepare("SELECT stage, count(*) FROM messages GROUP BY stage")
+            .prepare("SELECT stage, count(*) FROM bus_messages GROUP BY stage")
             .map_err(bus_error)?;
         let counts = statement
             .query_map([], |row| {
@@ -295,12 +295,122 @@ impl EmbeddedBus {
         let connection = open_durable(&self.path).map_err(bus_error)?;
         connection
             .query_row(
-                "SELECT count(*) FROM messages WHERE stage = ?1",
+                "SELECT count(*) FROM bus_messages WHERE stage = ?1",
                 params![stage.name()],
                 |row| row.get::<_, i64>(0),
             )
             .map_err(bus_error)
             .map(|count| u64::try_from(count).unwrap_or(0))
+    }
+}
+
+/// Creates or migrates the bus's tables in the file of `connection`, which may be the
+/// store's (the bus tracks its schema in `schema_versions`, apart from the store's).
+///
+/// # Errors
+/// When the schema cannot be read or migrated.
+pub(crate) fn prepare_schema(connection: &mut Connection) -> rusqlite::Result<()> {
+    // A bus file written before the bus could share the store's file: its tables had no
+    // prefix, and its version was the file's `user_version`.
+    if has_table(connection, "messages")? && !has_table(connection, "bus_messages")? {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(
+            "ALTER TABLE messages RENAME TO bus_messages;
+             ALTER TABLE dead_letters RENAME TO bus_dead_letters;
+             DROP INDEX messages_ready;
+             CREATE INDEX bus_messages_ready ON bus_messages (stage, available_at, seq);
+             CREATE TABLE schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
+             INSERT INTO schema_versions (component, version) VALUES ('embedded_bus', 1);",
+        )?;
+        transaction.commit()?;
+    }
+    migrate_component(connection, SCHEMA, MIGRATIONS)
+}
+
+/// Moves the messages and dead letters of the bus file at `from` (the bus's own file,
+/// as it was before the bus moved into the store's) into the bus in the file at `into`,
+/// then renames `from` to `<from>.imported`; returns how many messages moved. A crash
+/// before the rename moves them again on the next start: delivered twice, which the
+/// stages' processed markers absorb.
+///
+/// # Errors
+/// When either file cannot be read or written.
+pub fn import_file(into: &Path, from: &Path) -> Result<usize, BusError> {
+    let mut old = open_durable(from).map_err(bus_error)?;
+    prepare_schema(&mut old).map_err(bus_error)?;
+    drop(old);
+    let from_name = from
+        .to_str()
+        .ok_or_else(|| BusError::Other(format!("{} is not a UTF-8 path", from.display())))?;
+    let connection = open_durable(into).map_err(bus_error)?;
+    connection
+        .execute("ATTACH DATABASE ?1 AS old", [from_name])
+        .map_err(bus_error)?;
+    let transaction = connection.unchecked_transaction().map_err(bus_error)?;
+    let moved = transaction
+        .execute(
+            "INSERT INTO main.bus_messages (stage, message_id, routing_key, headers, body, attempts, available_at)
+             SELECT stage, message_id, routing_key, headers, body, attempts, available_at
+             FROM old.bus_messages ORDER BY seq",
+            [],
+        )
+        .map_err(bus_error)?;
+    transaction
+        .execute(
+            "INSERT INTO main.bus_dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
+             SELECT stage, message_id, routing_key, headers, body, attempts, reason, failed_at
+             FROM old.bus_dead_letters ORDER BY seq",
+            [],
+        )
+        .map_err(bus_error)?;
+    transaction.commit().map_err(bus_error)?;
+    connection
+        .execute("DETACH DATABASE old", [])
+        .map_err(bus_error)?;
+    drop(connection);
+    let mut imported = from.as_os_str().to_owned();
+    imported.push(".imported");
+    std::fs::rename(from, &imported)
+        .map_err(|error| BusError::Other(format!("cannot rename {}: {error}", from.display())))?;
+    Ok(moved)
+}
+
+/// Enqueues `message` on `stage` in the transaction of `connection` (a write of the
+/// bus's writer), available at once or at its `available_at`, if later. The caller
+/// notifies the bus's consumers once the transaction has committed.
+///
+/// # Errors
+/// When the row cannot be inserted.
+pub(crate) fn enqueue(
+    connection: &Connection,
+    stage: Stage,
+    message: &MessageRow,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let available_at = message.available_at.map_or(now, |at| at.max(now));
+    connection
+        .prepare_cached(
+            "INSERT INTO bus_messages (stage, message_id, routing_key, headers, body, available_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            stage.name(),
+            message.id,
+            message.routing_key,
+            message.headers,
+            message.body,
+            available_at
+        ])
+        .map(drop)
+}
+
+impl From<WriteError> for BusError {
+    fn from(error: WriteError) -> Self {
+        if error.is_transient() {
+            BusError::Unavailable(error.to_string())
+        } else {
+            BusError::Other(error.to_string())
+        }
     }
 }
 
@@ -314,11 +424,13 @@ impl Bus for EmbeddedBus {
         let messages = messages
             .into_iter()
             .map(MessageRow::of)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.call(|reply| Operation::Publish {
-            stage,
-            messages,
-            reply,
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| BusError::Other(error.to_string()))?;
+        self.call(Durability::Full, move |connection, _, now| {
+            for message in &messages {
+                enqueue(connection, stage, message, now).map_err(bus_error)?;
+            }
+            Ok(())
         })
         .await?;
         self.published.notify_waiters();
@@ -357,12 +469,22 @@ pub struct EmbeddedConsumer {
     /// Deliveries handed out and not settled yet.
     unsettled: usize,
     /// The lease asked of the writer ahead of the next call, if any.
-    ahead: Option<oneshot::Receiver<Result<Vec<LeasedRow>, BusError>>>,
+    ahead: Option<LeaseAnswer>,
     /// Deliveries leased ahead and not handed out yet (when a call asks for fewer).
     leased_ahead: Vec<Delivery>,
 }
 
 impl EmbeddedConsumer {
+    /// Queues a lease of up to `max` messages for the writer.
+    fn lease(&self, max: usize) -> Result<LeaseAnswer, BusError> {
+        let (stage, visibility) = (self.stage, self.options.visibility_timeout);
+        // Not fsync'd: a lease lost with the machine only delivers its messages sooner.
+        self.bus
+            .queue(Durability::Normal, move |connection, options, now| {
+                lease(connection, options, stage, max, visibility, now)
+            })
+    }
+
     /// Counts `batch` as unsettled and, when the window still has room, asks the writer
     /// for the next batch (of up to `max`) now, to be collected by the next call. Only
     /// these leases ahead are held to the window: a consumer whose count went wrong (a
@@ -372,23 +494,57 @@ impl EmbeddedConsumer {
         let held = self.unsettled.saturating_add(self.leased_ahead.len());
         let room = usize::from(self.options.prefetch).saturating_sub(held);
         if room > 0 && self.ahead.is_none() {
-            let (reply, answer) = oneshot::channel();
-            let asked = self.bus.writer.send(Operation::Lease {
-                stage: self.stage,
-                max: room.min(max),
-                visibility: self.options.visibility_timeout,
-                reply,
-            });
             // A writer that has stopped answers the next call with its error.
-            if asked.is_ok() {
-                self.ahead = Some(answer);
-            }
+            self.ahead = self.lease(room.min(max)).ok();
         }
         batch
     }
 
     fn settled(&mut self, count: usize) {
         self.unsettled = self.unsettled.saturating_sub(count);
+    }
+
+    /// Gives `items` back to the queue, due after their delays, as retries (`counts`:
+    /// the delivery counts as an attempt) or deferrals, all in one write.
+    async fn later(
+        &mut self,
+        items: &[(&Delivery, Duration)],
+        counts: bool,
+    ) -> Result<(), BusError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.settled(items.len());
+        let items: Vec<(DeliveryToken, Duration)> = items
+            .iter()
+            .map(|(delivery, delay)| (delivery.token, *delay))
+            .collect();
+        // Each item is its own write, so that one that lost its lease fails alone.
+        let answers: Vec<_> = items
+            .into_iter()
+            .map(|(token, delay)| {
+                self.bus
+                    .queue(Durability::Normal, move |connection, _, now| {
+                        give_back(connection, token, delay, counts, now)
+                    })
+            })
+            .collect();
+        let mut first_failure = Ok(());
+        for answer in answers {
+            let result = match answer {
+                Ok(answer) => received(answer)
+                    .await
+                    .map_err(BusError::from)
+                    .and_then(|r| r),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = result
+                && first_failure.is_ok()
+            {
+                first_failure = Err(error);
+            }
+        }
+        first_failure
     }
 }
 
@@ -399,10 +555,7 @@ impl Consumer for EmbeddedConsumer {
         if self.leased_ahead.is_empty()
             && let Some(ahead) = self.ahead.take()
         {
-            let rows = ahead
-                .await
-                .map_err(|_| BusError::Unavailable("the bus writer has stopped".to_owned()))??;
-            self.leased_ahead = deliveries(rows);
+            self.leased_ahead = deliveries(received(ahead).await??);
         }
         if !self.leased_ahead.is_empty() {
             let rest = self
@@ -414,17 +567,7 @@ impl Consumer for EmbeddedConsumer {
         let published = Arc::clone(&self.bus.published);
         loop {
             let notified = published.notified();
-            let (stage, visibility) = (self.stage, self.options.visibility_timeout);
-            let batch = deliveries(
-                self.bus
-                    .call(|reply| Operation::Lease {
-                        stage,
-                        max,
-                        visibility,
-                        reply,
-                    })
-                    .await?,
-            );
+            let batch = deliveries(received(self.lease(max)?).await??);
             if !batch.is_empty() {
                 return Ok(self.hand_out(batch, max));
             }
@@ -442,290 +585,119 @@ impl Consumer for EmbeddedConsumer {
             return Ok(());
         }
         self.settled(deliveries.len());
-        let tokens = deliveries.iter().map(|delivery| delivery.token).collect();
-        self.bus
-            .call(|reply| Operation::Ack { tokens, reply })
-            .await
+        let tokens: Vec<DeliveryToken> = deliveries.iter().map(|delivery| delivery.token).collect();
+        // Not fsync'd: an acknowledgement lost with the machine only delivers its
+        // messages again, which the stages' processed markers absorb.
+        let stale = self
+            .bus
+            .call(Durability::Normal, move |connection, _, _| {
+                acknowledge(connection, &tokens)
+            })
+            .await?;
+        if stale == 0 {
+            Ok(())
+        } else {
+            Err(BusError::StaleDelivery(format!(
+                "{stale} of {} acknowledged deliveries had lost their lease and will be delivered again",
+                deliveries.len()
+            )))
+        }
     }
 
     async fn retry(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
-        self.settled(1);
-        let token = delivery.token;
-        self.bus
-            .call(|reply| Operation::Retry {
-                token,
-                delay,
-                counts: true,
-                reply,
-            })
-            .await
+        self.later(&[(delivery, delay)], true).await
     }
 
     async fn defer(&mut self, delivery: &Delivery, delay: Duration) -> Result<(), BusError> {
-        self.settled(1);
-        let token = delivery.token;
-        self.bus
-            .call(|reply| Operation::Retry {
-                token,
-                delay,
-                counts: false,
-                reply,
-            })
-            .await
+        self.later(&[(delivery, delay)], false).await
     }
 
     async fn retry_all(&mut self, retries: &[(&Delivery, Duration)]) -> Result<(), BusError> {
-        self.settled(retries.len());
-        later_all(&self.bus, retries, true).await
+        self.later(retries, true).await
     }
 
     async fn defer_all(&mut self, deferrals: &[(&Delivery, Duration)]) -> Result<(), BusError> {
-        self.settled(deferrals.len());
-        later_all(&self.bus, deferrals, false).await
+        self.later(deferrals, false).await
     }
 
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
         self.settled(1);
         let (token, reason) = (delivery.token, reason.to_owned());
         self.bus
-            .call(|reply| Operation::Reject {
-                token,
-                reason,
-                reply,
+            .call(Durability::Normal, move |connection, _, now| {
+                dead_letter(connection, token, &reason, now)
             })
             .await
     }
 }
 
-/// Retries (`counts`) or deferrals handed to the writer all at once, so that it applies
-/// them in one transaction rather than one after another; the first failure, if any.
-async fn later_all(
-    bus: &EmbeddedBus,
-    items: &[(&Delivery, Duration)],
-    counts: bool,
-) -> Result<(), BusError> {
-    let calls = items.iter().map(|(delivery, delay)| {
-        let (token, delay) = (delivery.token, *delay);
-        bus.call(move |reply| Operation::Retry {
-            token,
-            delay,
-            counts,
-            reply,
-        })
-    });
-    futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .collect()
-}
-
-/// The writer thread's state.
-struct Writer {
-    connection: Connection,
-    options: EmbeddedBusOptions,
-    sync: Durability,
-}
-
-/// An operation's result, held until the transaction it belongs to has committed.
-enum Pending {
-    Unit(oneshot::Sender<Result<(), BusError>>, Result<(), BusError>),
-    Leased(
-        oneshot::Sender<Result<Vec<LeasedRow>, BusError>>,
-        Result<Vec<LeasedRow>, BusError>,
-    ),
-}
-
-impl Writer {
-    fn run(mut self, operations: &Receiver<Operation>) {
-        while let Ok(first) = operations.recv() {
-            let mut batch = vec![first];
-            while let Ok(next) = operations.try_recv() {
-                batch.push(next);
-            }
-            self.apply_batch(batch);
-        }
-        tracing::debug!("embedded bus writer stopped: every handle is gone");
-    }
-
-    /// Applies `batch` in one transaction and answers each caller after the commit.
-    /// The commit is fsync'd when the batch publishes; leases, acknowledgements, retries
-    /// and rejections alone are not: losing them with the machine only delivers their
-    /// messages again, which the stages' processed markers absorb.
-    fn apply_batch(&mut self, batch: Vec<Operation>) {
-        let options = self.options.clone();
-        let publishes = batch
-            .iter()
-            .any(|operation| matches!(operation, Operation::Publish { .. }));
-        let sync = if publishes {
-            Durability::Full
-        } else {
-            Durability::Normal
-        };
-        if let Err(error) = set_sync(&self.connection, &mut self.sync, sync) {
-            let error = bus_error(error);
-            for operation in batch {
-                fail(operation, &error);
-            }
-            return;
-        }
-        let transaction = match self
-            .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+/// Deletes the acknowledged messages; how many tokens were stale (their lease lost,
+/// the message delivered again), whose messages stay.
+fn acknowledge(connection: &Connection, tokens: &[DeliveryToken]) -> Result<usize, BusError> {
+    let mut statement = connection
+        .prepare_cached("DELETE FROM bus_messages WHERE seq = ?1 AND lease = ?2")
+        .map_err(bus_error)?;
+    let mut stale = 0;
+    for token in tokens {
+        if statement
+            .execute(params![tag(token)?, generation(token)?])
+            .map_err(bus_error)?
+            == 0
         {
-            Ok(transaction) => transaction,
-            Err(error) => {
-                let error = bus_error(error);
-                for operation in batch {
-                    fail(operation, &error);
-                }
-                return;
-            }
-        };
-        let pending: Vec<Pending> = batch
-            .into_iter()
-            .map(|operation| apply(&transaction, &options, operation))
-            .collect();
-        match transaction.commit() {
-            Ok(()) => {
-                for answer in pending {
-                    match answer {
-                        Pending::Unit(reply, result) => drop(reply.send(result)),
-                        Pending::Leased(reply, result) => drop(reply.send(result)),
-                    }
-                }
-            }
-            Err(error) => {
-                let error = bus_error(error);
-                for answer in pending {
-                    match answer {
-                        Pending::Unit(reply, _) => drop(reply.send(Err(copy_error(&error)))),
-                        Pending::Leased(reply, _) => drop(reply.send(Err(copy_error(&error)))),
-                    }
-                }
-            }
+            stale += 1;
         }
     }
+    Ok(stale)
 }
 
-fn fail(operation: Operation, error: &BusError) {
-    match operation {
-        Operation::Publish { reply, .. }
-        | Operation::Ack { reply, .. }
-        | Operation::Retry { reply, .. }
-        | Operation::Reject { reply, .. } => drop(reply.send(Err(copy_error(error)))),
-        Operation::Lease { reply, .. } => drop(reply.send(Err(copy_error(error)))),
-    }
+/// Makes a leased message available again after `delay`, its delivery counted as an
+/// attempt (`counts`, a retry) or given back (a deferral).
+fn give_back(
+    connection: &Connection,
+    token: DeliveryToken,
+    delay: Duration,
+    counts: bool,
+    now: i64,
+) -> Result<(), BusError> {
+    let due = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+    // Attempts are counted when a message is leased; a deferral gives the lease's count
+    // back.
+    let given_back = i64::from(!counts);
+    let (seq, lease) = (tag(&token)?, generation(&token)?);
+    let changed = connection
+        .prepare_cached(
+            "UPDATE bus_messages SET available_at = ?3, lease = NULL,
+                    attempts = MAX(attempts - ?4, 0)
+             WHERE seq = ?1 AND lease = ?2",
+        )
+        .and_then(|mut statement| statement.execute(params![seq, lease, due, given_back]))
+        .map_err(bus_error)?;
+    owned(changed)
 }
 
-fn copy_error(error: &BusError) -> BusError {
-    match error {
-        BusError::Unavailable(text) => BusError::Unavailable(text.clone()),
-        other => BusError::Other(other.to_string()),
-    }
-}
-
-/// Applies one operation inside the batch's transaction. Each operation runs under a
-/// savepoint, so one that fails leaves the others of the batch intact.
-fn apply(
-    transaction: &Transaction<'_>,
-    options: &EmbeddedBusOptions,
-    operation: Operation,
-) -> Pending {
-    let now = now_ms();
-    match operation {
-        Operation::Publish {
-            stage,
-            messages,
-            reply,
-        } => Pending::Unit(
-            reply,
-            savepoint(transaction, |tx| publish(tx, stage, &messages, now)),
-        ),
-        Operation::Lease {
-            stage,
-            max,
-            visibility,
-            reply,
-        } => Pending::Leased(
-            reply,
-            savepoint(transaction, |tx| {
-                lease(tx, options, stage, max, visibility, now)
-            }),
-        ),
-        Operation::Ack { tokens, reply } => Pending::Unit(
-            reply,
-            savepoint(transaction, |tx| {
-                let mut statement = tx
-                    .prepare_cached("DELETE FROM messages WHERE seq = ?1 AND lease = ?2")
-                    .map_err(bus_error)?;
-                let mut stale = 0;
-                for token in &tokens {
-                    if statement
-                        .execute(params![tag(token)?, generation(token)?])
-                        .map_err(bus_error)?
-                        == 0
-                    {
-                        stale += 1;
-                    }
-                }
-                if stale == 0 {
-                    Ok(())
-                } else {
-                    Err(BusError::StaleDelivery(format!(
-                        "{stale} of {} acknowledged deliveries had lost their lease and will be delivered again",
-                        tokens.len()
-                    )))
-                }
-            }),
-        ),
-        Operation::Retry {
-            token,
-            delay,
-            counts,
-            reply,
-        } => Pending::Unit(
-            reply,
-            savepoint(transaction, |tx| {
-                let due = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-                // Attempts are counted when a message is leased; a deferral gives the
-                // lease's count back.
-                let given_back = i64::from(!counts);
-                let (seq, lease) = (tag(&token)?, generation(&token)?);
-                let changed = tx
-                    .prepare_cached(
-                        "UPDATE messages SET available_at = ?3, lease = NULL,
-                                attempts = MAX(attempts - ?4, 0)
-                         WHERE seq = ?1 AND lease = ?2",
-                    )
-                    .and_then(|mut statement| {
-                        statement.execute(params![seq, lease, due, given_back])
-                    })
-                    .map_err(bus_error)?;
-                owned(changed)
-            }),
-        ),
-        Operation::Reject {
-            token,
-            reason,
-            reply,
-        } => Pending::Unit(
-            reply,
-            savepoint(transaction, |tx| {
-                let moved = tx
-                    .execute(
-                        "INSERT INTO dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
-                         SELECT stage, message_id, routing_key, headers, body, attempts, ?3, ?4
-                         FROM messages WHERE seq = ?1 AND lease = ?2",
-                        params![tag(&token)?, generation(&token)?, reason, now],
-                    )
-                    .map_err(bus_error)?;
-                owned(moved)?;
-                tx.execute("DELETE FROM messages WHERE seq = ?1", params![tag(&token)?])
-                    .map_err(bus_error)?;
-                Ok(())
-            }),
-        ),
-    }
+/// Moves a leased message to the dead letters with `reason`.
+fn dead_letter(
+    connection: &Connection,
+    token: DeliveryToken,
+    reason: &str,
+    now: i64,
+) -> Result<(), BusError> {
+    let moved = connection
+        .execute(
+            "INSERT INTO bus_dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
+             SELECT stage, message_id, routing_key, headers, body, attempts, ?3, ?4
+             FROM bus_messages WHERE seq = ?1 AND lease = ?2",
+            params![tag(&token)?, generation(&token)?, reason, now],
+        )
+        .map_err(bus_error)?;
+    owned(moved)?;
+    connection
+        .execute(
+            "DELETE FROM bus_messages WHERE seq = ?1",
+            params![tag(&token)?],
+        )
+        .map_err(bus_error)?;
+    Ok(())
 }
 
 fn owned(changed: usize) -> Result<(), BusError> {
@@ -738,78 +710,32 @@ fn owned(changed: usize) -> Result<(), BusError> {
     }
 }
 
-fn savepoint<T>(
-    transaction: &Transaction<'_>,
-    work: impl FnOnce(&Transaction<'_>) -> Result<T, BusError>,
-) -> Result<T, BusError> {
-    open_savepoint(transaction, OPERATION_SAVEPOINT).map_err(bus_error)?;
-    match work(transaction) {
-        Ok(value) => {
-            release_savepoint(transaction, OPERATION_SAVEPOINT).map_err(bus_error)?;
-            Ok(value)
-        }
-        Err(error) => {
-            roll_back_savepoint(transaction, OPERATION_SAVEPOINT).map_err(bus_error)?;
-            Err(error)
-        }
-    }
-}
-
-fn publish(
-    transaction: &Transaction<'_>,
-    stage: Stage,
-    messages: &[MessageRow],
-    now: i64,
-) -> Result<(), BusError> {
-    let mut statement = transaction
-        .prepare_cached(
-            "INSERT INTO messages (stage, message_id, routing_key, headers, body, available_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .map_err(bus_error)?;
-    for message in messages {
-        // Held back until the instant of its `transload-available-at` header, if later.
-        let available_at = message.available_at.map_or(now, |at| at.max(now));
-        statement
-            .execute(params![
-                stage.name(),
-                message.id,
-                message.routing_key,
-                message.headers,
-                message.body,
-                available_at
-            ])
-            .map_err(bus_error)?;
-    }
-    Ok(())
-}
-
 /// The next `?4` messages of stage `?1` ready at `?3`, in the order of the ready index.
 macro_rules! ready_window {
     () => {
-        "SELECT seq FROM messages WHERE stage = ?1 AND available_at <= ?3
+        "SELECT seq FROM bus_messages WHERE stage = ?1 AND available_at <= ?3
          ORDER BY available_at, seq LIMIT ?4"
     };
 }
 
 /// Copies the messages of the ready window delivered `?2` times or more to the dead letters.
 const DEAD_LETTER_LIMIT_REACHED: &str = concat!(
-    "INSERT INTO dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
+    "INSERT INTO bus_dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
      SELECT stage, message_id, routing_key, headers, body, attempts, 'delivery limit reached', ?3
-     FROM messages WHERE attempts >= ?2 AND seq IN (",
+     FROM bus_messages WHERE attempts >= ?2 AND seq IN (",
     ready_window!(),
     ")"
 );
 
 /// Deletes the messages [`DEAD_LETTER_LIMIT_REACHED`] copied.
 const DELETE_LIMIT_REACHED: &str = concat!(
-    "DELETE FROM messages WHERE attempts >= ?2 AND seq IN (",
+    "DELETE FROM bus_messages WHERE attempts >= ?2 AND seq IN (",
     ready_window!(),
     ")"
 );
 
 fn lease(
-    transaction: &Transaction<'_>,
+    transaction: &Connection,
     options: &EmbeddedBusOptions,
     stage: Stage,
     max: usize,
@@ -837,8 +763,8 @@ fn lease(
     let until = now.saturating_add(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX));
     let mut statement = transaction
         .prepare_cached(
-            "UPDATE messages SET attempts = attempts + 1, available_at = ?3, lease = ?4
-             WHERE seq IN (SELECT seq FROM messages
+            "UPDATE bus_messages SET attempts = attempts + 1, available_at = ?3, lease = ?4
+             WHERE seq IN (SELECT seq FROM bus_messages
                            WHERE stage = ?1 AND available_at <= ?5 AND attempts < ?6
                            ORDER BY available_at, seq LIMIT ?2)
              RETURNING seq, message_id, routing_key, headers, body, attempts",

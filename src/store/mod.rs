@@ -1,7 +1,6 @@
 //! Implementations of [`transload_core::store::Store`]: `sqlite` (embedded) and
 //! `postgres` (several hub processes).
 
-mod group_commit;
 pub mod postgres;
 pub mod sqlite;
 
@@ -20,6 +19,18 @@ pub enum AnyStore {
     Sqlite(sqlite::SqliteStore),
     /// PostgreSQL.
     Postgres(postgres::PostgresStore),
+}
+
+impl AnyStore {
+    /// Whether what units publish waits in the outbox for the relay (else the store
+    /// enqueues it on the embedded bus in its own file).
+    #[must_use]
+    pub fn needs_relay(&self) -> bool {
+        match self {
+            AnyStore::Sqlite(store) => !store.publishes_to_bus(),
+            AnyStore::Postgres(_) => true,
+        }
+    }
 }
 
 /// Calls the same method on whichever store this is.

@@ -16,8 +16,11 @@ use transload_core::store::{
 };
 use uuid::Uuid;
 
-use crate::sqlite::{Durability, is_busy, migrate, open_durable, open_writer};
-use crate::store::group_commit::GroupCommit;
+use tokio::sync::Notify;
+
+use crate::bus::embedded::{self, EmbeddedBus, EmbeddedBusOptions, MessageRow};
+use crate::sqlite::group_commit::{GroupCommit, WriteError};
+use crate::sqlite::{Durability, has_table, is_busy, migrate, open_durable, open_writer};
 
 /// Processed markers deleted per write when pruning.
 const PRUNE_CHUNK: usize = 5_000;
@@ -31,33 +34,103 @@ const MIGRATIONS: &[&str] = &[
 /// Read connections: the stages, the relay and the APIs read at once.
 const READERS: usize = 4;
 
+/// The read connections, each taken by one reader at a time.
+type Readers = Arc<[Mutex<Connection>]>;
+
 /// The store in one SQLite file. Writes go through a group commit on the write
 /// connection ([`GroupCommit`]); reads use connections of their own ([`READERS`]), so
 /// they neither wait for a commit's fsync nor see uncommitted writes. Cloning shares
 /// them all.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    readers: Arc<[Mutex<Connection>]>,
+    readers: Readers,
     writer: Arc<GroupCommit>,
+    publishing: Publishing,
+}
+
+/// Where the messages a unit publishes go.
+#[derive(Debug, Clone)]
+enum Publishing {
+    /// To the outbox table, which the relay publishes to a bus elsewhere.
+    Outbox,
+    /// Straight to the embedded bus in the same file, in the unit's transaction; its
+    /// consumers are woken through this once the unit is committed.
+    EmbeddedBus(Arc<Notify>),
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating) the store at `path`.
+    /// Opens (creating and migrating) the store at `path`; what units publish goes to
+    /// its outbox, for the relay to publish to the bus.
+    ///
+    /// Messages an earlier run left in the embedded bus of this file (opened with
+    /// [`SqliteStore::open_with_embedded_bus`], before the hub moved to RabbitMQ) move
+    /// to the outbox, so that the relay publishes them.
     ///
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let readers: Arc<[Mutex<Connection>]> = (0..READERS)
-            .map(|_| open_durable(path).map(Mutex::new))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(store_error)?
-            .into();
-        let mut connection = open_writer(path, Arc::downgrade(&readers)).map_err(store_error)?;
-        migrate(&mut connection, MIGRATIONS).map_err(store_error)?;
+        let (readers, connection) = open_files(path)?;
+        if has_table(&connection, "bus_messages").map_err(store_error)? {
+            move_messages(&connection, BUS_TO_OUTBOX)?;
+        }
         Ok(SqliteStore {
             readers,
-            writer: Arc::new(GroupCommit::start(connection)?),
+            writer: Arc::new(start_writer(connection)?),
+            publishing: Publishing::Outbox,
         })
+    }
+
+    /// Opens (creating and migrating) the store at `path` with the embedded bus in the
+    /// same file, both written by one writer: a unit's messages are enqueued in its own
+    /// transaction (one write and one fsync per stage's batch, where an outbox cost the
+    /// commit, a read of the outbox, a publish with an fsync of its own, and a mark),
+    /// and no relay is needed.
+    ///
+    /// Messages an earlier run left in the outbox (when the bus was elsewhere) move to
+    /// the embedded bus.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    pub fn open_with_embedded_bus(
+        path: &Path,
+        options: EmbeddedBusOptions,
+    ) -> Result<(SqliteStore, EmbeddedBus), StoreError> {
+        let (readers, mut connection) = open_files(path)?;
+        embedded::prepare_schema(&mut connection).map_err(store_error)?;
+        move_messages(&connection, OUTBOX_TO_BUS)?;
+        let writer = Arc::new(start_writer(connection)?);
+        let published = Arc::new(Notify::new());
+        let bus =
+            EmbeddedBus::on_writer(Arc::clone(&writer), Arc::clone(&published), path, options);
+        let store = SqliteStore {
+            readers,
+            writer,
+            publishing: Publishing::EmbeddedBus(published),
+        };
+        Ok((store, bus))
+    }
+
+    /// Runs `work` in the writer's next transaction; its changes are kept when `keep`
+    /// is true of its value.
+    async fn write<T, F>(
+        &self,
+        sync: Durability,
+        keep: fn(&Result<T, StoreError>) -> bool,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.write(sync, keep, work).await?
+    }
+
+    /// Wakes the embedded bus's consumers when `published` committed units enqueued
+    /// messages there.
+    fn published(&self, published: bool) {
+        if published && let Publishing::EmbeddedBus(notify) = &self.publishing {
+            notify.notify_waiters();
+        }
     }
 
     /// Applies `units` in order in one group transaction, each in its own savepoint; as
@@ -69,17 +142,20 @@ impl SqliteStore {
         chain: bool,
     ) -> Vec<Result<CommitOutcome, StoreError>> {
         let broken = Arc::new(AtomicBool::new(false));
+        let mut publishes = Vec::with_capacity(units.len());
         let works: Vec<_> = units
             .into_iter()
             .map(|mut unit| {
+                publishes.push(publishes_messages(&unit));
                 let broken = Arc::clone(&broken);
                 let json = UnitJson::take(&mut unit);
+                let direct = self.publishes_to_bus();
                 move |connection: &Connection| {
                     if broken.load(Ordering::SeqCst) {
                         return Err(StoreError::NotAttempted);
                     }
                     let outcome = match &json {
-                        Ok(json) => apply(connection, &unit, json),
+                        Ok(json) => apply(connection, &unit, json, direct),
                         Err(error) => Err(error.clone()),
                     };
                     if chain && !matches!(outcome, Ok(CommitOutcome::Committed)) {
@@ -89,9 +165,27 @@ impl SqliteStore {
                 }
             })
             .collect();
-        self.writer
-            .write_all(|outcome| *outcome == CommitOutcome::Committed, works)
+        let outcomes: Vec<_> = self
+            .writer
+            .write_all(committed, works)
             .await
+            .into_iter()
+            .map(|result| result.map_err(StoreError::from).and_then(|outcome| outcome))
+            .collect();
+        self.published(
+            outcomes
+                .iter()
+                .zip(publishes)
+                .any(|(outcome, publishes)| publishes && committed(outcome)),
+        );
+        outcomes
+    }
+
+    /// Whether units enqueue their messages on the embedded bus in the same file (else
+    /// in the outbox, for the relay).
+    #[must_use]
+    pub fn publishes_to_bus(&self) -> bool {
+        matches!(self.publishing, Publishing::EmbeddedBus(_))
     }
 
     /// Runs a point read (rows found by their key, which takes microseconds) on a read
@@ -147,9 +241,79 @@ pub(crate) fn store_error_ref(error: &rusqlite::Error) -> StoreError {
     }
 }
 
-/// For writes whose changes are always kept (when they succeed).
-fn keep_all<T>(_: &T) -> bool {
-    true
+/// For writes whose changes are kept when they succeed.
+fn keep_all<T>(result: &Result<T, StoreError>) -> bool {
+    result.is_ok()
+}
+
+/// For units: their changes are kept when they are committed (a duplicate writes nothing).
+fn committed(outcome: &Result<CommitOutcome, StoreError>) -> bool {
+    matches!(outcome, Ok(CommitOutcome::Committed))
+}
+
+/// Whether `unit` publishes messages.
+fn publishes_messages(unit: &UnitOfWork) -> bool {
+    !unit.outbox.is_empty() || !unit.redrives.is_empty()
+}
+
+impl From<WriteError> for StoreError {
+    fn from(error: WriteError) -> Self {
+        if error.is_transient() {
+            StoreError::Unavailable(error.to_string())
+        } else {
+            StoreError::Other(error.to_string())
+        }
+    }
+}
+
+/// Opens the read connections and the write connection of the store at `path`, and
+/// migrates it.
+fn open_files(path: &Path) -> Result<(Readers, Connection), StoreError> {
+    let readers: Readers = (0..READERS)
+        .map(|_| open_durable(path).map(Mutex::new))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_error)?
+        .into();
+    let mut connection = open_writer(path, Arc::downgrade(&readers)).map_err(store_error)?;
+    migrate(&mut connection, MIGRATIONS).map_err(store_error)?;
+    Ok((readers, connection))
+}
+
+fn start_writer(connection: Connection) -> Result<GroupCommit, StoreError> {
+    GroupCommit::start(connection, "transload-store-writer")
+        .map_err(|error| StoreError::Other(format!("cannot start the store writer: {error}")))
+}
+
+/// Moves the messages waiting in the outbox to the embedded bus (due at once; a timer
+/// that is not due yet defers itself).
+const OUTBOX_TO_BUS: [&str; 2] = [
+    "INSERT INTO bus_messages (stage, message_id, routing_key, headers, body, available_at)
+     SELECT stage, message_id, routing_key, headers, body, CAST(unixepoch('subsec') * 1000 AS INTEGER)
+     FROM outbox ORDER BY seq",
+    "DELETE FROM outbox",
+];
+
+/// Moves the messages waiting or in flight on the embedded bus to the outbox.
+const BUS_TO_OUTBOX: [&str; 2] = [
+    "INSERT INTO outbox (stage, message_id, routing_key, headers, body)
+     SELECT stage, message_id, routing_key, headers, body FROM bus_messages ORDER BY seq",
+    "DELETE FROM bus_messages",
+];
+
+/// Runs the two statements of a move in one transaction, logging what moved.
+fn move_messages(connection: &Connection, statements: [&str; 2]) -> Result<(), StoreError> {
+    let [copy, delete] = statements;
+    let transaction = connection.unchecked_transaction().map_err(store_error)?;
+    let moved = transaction.execute(copy, []).map_err(store_error)?;
+    transaction.execute(delete, []).map_err(store_error)?;
+    transaction.commit().map_err(store_error)?;
+    if moved > 0 {
+        tracing::info!(
+            moved,
+            "messages left by a run with another bus were moved to this one's queue"
+        );
+    }
+    Ok(())
 }
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
@@ -196,19 +360,20 @@ fn execute_cached(
     connection.prepare_cached(sql)?.execute(params)
 }
 
-/// The JSON columns of a unit (but its states, which are JSON text already), serialized
-/// before the unit is queued: the writer thread, which every stage waits for, then only
-/// binds them. Serializing there took a tenth of its time, and freeing the values it had
-/// serialized another tenth; both now happen on the caller's thread.
+/// The JSON columns of a unit (but its states, which are JSON text already) and the
+/// messages it publishes, encoded before the unit is queued: the writer thread, which
+/// every stage waits for, then only binds them. Serializing there took a tenth of its
+/// time, and freeing the values it had serialized another tenth; both now happen on the
+/// caller's thread.
 struct UnitJson {
     raw_metadata: Option<String>,
     audit: Vec<String>,
-    outbox_headers: Vec<String>,
+    outbox: Vec<(Stage, MessageRow)>,
 }
 
 impl UnitJson {
-    /// Serializes the JSON columns of `unit` and takes them out of it (left empty), so
-    /// that they are freed here.
+    /// Encodes the JSON columns and the messages of `unit` and takes them out of it
+    /// (left empty), so that they are freed here.
     fn take(unit: &mut UnitOfWork) -> Result<Self, StoreError> {
         Ok(Self {
             raw_metadata: unit
@@ -221,21 +386,26 @@ impl UnitJson {
                 .iter_mut()
                 .map(|entry| to_json(&entry.details.take()))
                 .collect::<Result<_, _>>()?,
-            outbox_headers: unit
-                .outbox
-                .iter_mut()
-                .map(|(_, message)| to_json(&std::mem::take(&mut message.headers)))
-                .collect::<Result<_, _>>()?,
+            outbox: std::mem::take(&mut unit.outbox)
+                .into_iter()
+                .map(|(stage, message)| Ok((stage, message_row(message)?)))
+                .collect::<Result<_, StoreError>>()?,
         })
     }
 }
 
-/// Applies a unit of work inside `transaction`, with its JSON columns in `json`; the
-/// caller commits on `Committed`.
+fn message_row(message: BusMessage) -> Result<MessageRow, StoreError> {
+    MessageRow::of(message).map_err(|error| StoreError::Other(error.to_string()))
+}
+
+/// Applies a unit of work inside `transaction`, with its JSON columns and messages in
+/// `json`, enqueuing the messages on the embedded bus in the same file when
+/// `to_bus`, else in the outbox; the caller commits on `Committed`.
 fn apply(
     transaction: &Connection,
     unit: &UnitOfWork,
     json: &UnitJson,
+    to_bus: bool,
 ) -> Result<CommitOutcome, StoreError> {
     let now = micros(Timestamp::now());
     if let Some(processed) = &unit.processed {
@@ -364,15 +534,10 @@ fn apply(
         }
         .with_header(REDRIVE_OF_HEADER, dead.message.id.to_string())
         .with_header(DEAD_LETTER_HEADER, redrive.dead_letter_id.to_string());
-        insert_outbox(
-            transaction,
-            dead.stage,
-            &message,
-            &to_json(&message.headers)?,
-        )?;
+        publish(transaction, dead.stage, &message_row(message)?, to_bus)?;
     }
-    for ((stage, message), headers) in unit.outbox.iter().zip(&json.outbox_headers) {
-        insert_outbox(transaction, *stage, message, headers)?;
+    for (stage, message) in &json.outbox {
+        publish(transaction, *stage, message, to_bus)?;
     }
     for dead in &unit.dead_letters {
         execute_cached(
@@ -398,20 +563,31 @@ fn apply(
     Ok(CommitOutcome::Committed)
 }
 
-fn insert_outbox(
+/// Publishes `message` on `stage`: enqueued on the embedded bus in the same file
+/// (`to_bus`), or inserted in the outbox.
+fn publish(
     transaction: &Connection,
     stage: Stage,
-    message: &BusMessage,
-    headers: &str,
+    message: &MessageRow,
+    to_bus: bool,
 ) -> Result<(), StoreError> {
+    if to_bus {
+        return embedded::enqueue(
+            transaction,
+            stage,
+            message,
+            Timestamp::now().as_millisecond(),
+        )
+        .map_err(store_error);
+    }
     execute_cached(
         transaction,
         "INSERT INTO outbox (stage, message_id, routing_key, headers, body) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             stage.name(),
-            message.id.to_string(),
+            message.id,
             message.routing_key,
-            headers,
+            message.headers,
             message.body
         ],
     )
@@ -480,15 +656,17 @@ fn read_dead_letter(connection: &Connection, id: Uuid) -> Result<Option<DeadLett
 
 impl Store for SqliteStore {
     async fn commit(&self, mut unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
+        let publishes = publishes_messages(&unit);
         let json = UnitJson::take(&mut unit);
+        let to_bus = self.publishes_to_bus();
         // Any other outcome than `Committed` rolls the unit back: nothing written.
-        self.writer
-            .write(
-                Durability::Full,
-                |outcome| *outcome == CommitOutcome::Committed,
-                move |connection| apply(connection, &unit, &json?),
-            )
-            .await
+        let outcome = self
+            .write(Durability::Full, committed, move |connection| {
+                apply(connection, &unit, &json?, to_bus)
+            })
+            .await;
+        self.published(publishes && committed(&outcome));
+        outcome
     }
 
     async fn commit_all(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {
@@ -567,17 +745,16 @@ impl Store for SqliteStore {
         // which the stages' processed markers absorb): it need not wait for an fsync.
         // The bus has the message now: its row leaves the outbox, which keeps only what
         // is still to publish (and does not grow with every message ever sent).
-        self.writer
-            .write(Durability::Normal, keep_all, move |connection| {
-                let mut statement = connection
-                    .prepare_cached("DELETE FROM outbox WHERE seq = ?1")
-                    .map_err(store_error)?;
-                for seq in seqs {
-                    statement.execute(params![seq]).map_err(store_error)?;
-                }
-                Ok(())
-            })
-            .await
+        self.write(Durability::Normal, keep_all, move |connection| {
+            let mut statement = connection
+                .prepare_cached("DELETE FROM outbox WHERE seq = ?1")
+                .map_err(store_error)?;
+            for seq in seqs {
+                statement.execute(params![seq]).map_err(store_error)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn raw_message(&self, id: Uuid) -> Result<Option<RawMessage>, StoreError> {
@@ -622,7 +799,6 @@ impl Store for SqliteStore {
         // In chunks, each its own write, so the stages' commits go between them.
         loop {
             let deleted = self
-                .writer
                 .write(Durability::Normal, keep_all, move |connection| {
                     execute_cached(
                         connection,
@@ -662,20 +838,19 @@ impl Store for SqliteStore {
     ) -> Result<u64, StoreError> {
         let partner = partner.clone();
         let sequence = sequence.to_owned();
-        self.writer
-            .write(Durability::Full, keep_all, move |connection| {
-                let next: i64 = connection
-                    .query_row(
-                        "INSERT INTO control_sequences (partner, sequence, last) VALUES (?1, ?2, 1)
+        self.write(Durability::Full, keep_all, move |connection| {
+            let next: i64 = connection
+                .query_row(
+                    "INSERT INTO control_sequences (partner, sequence, last) VALUES (?1, ?2, 1)
                          ON CONFLICT (partner, sequence) DO UPDATE SET last = last + 1
                          RETURNING last",
-                        params![partner.as_str(), sequence],
-                        |row| row.get(0),
-                    )
-                    .map_err(store_error)?;
-                version_from(next)
-            })
-            .await
+                    params![partner.as_str(), sequence],
+                    |row| row.get(0),
+                )
+                .map_err(store_error)?;
+            version_from(next)
+        })
+        .await
     }
 
     /// All in one write, fsync'd like `next_control_number` (the deliver stage sends an
@@ -691,7 +866,7 @@ impl Store for SqliteStore {
             .iter()
             .map(|(sequence, count)| ((*sequence).to_owned(), *count))
             .collect();
-        self.writer
+        self
             .write(Durability::Full, keep_all, move |connection| {
                 let mut allocated = Vec::with_capacity(wanted.len());
                 for (sequence, count) in &wanted {
@@ -726,7 +901,7 @@ impl Store for SqliteStore {
         number: &str,
     ) -> Result<bool, StoreError> {
         let (partner, sequence, number) = (partner.clone(), sequence.to_owned(), number.to_owned());
-        self.writer
+        self
             .write(Durability::Full, keep_all, move |connection| {
                 connection
                     .execute(

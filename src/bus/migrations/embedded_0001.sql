@@ -1,7 +1,9 @@
 -- The embedded bus: one table of messages for all stages, and the dead-lettered ones.
--- Times are Unix milliseconds.
+-- Times are Unix milliseconds. The tables are prefixed `bus_` because they may share
+-- the store's file (see `EmbeddedBus`). (Files written before that named them
+-- `messages` and `dead_letters`; they are renamed when opened.)
 
-CREATE TABLE messages (
+CREATE TABLE bus_messages (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     stage        TEXT NOT NULL,
     message_id   TEXT NOT NULL,
@@ -16,9 +18,9 @@ CREATE TABLE messages (
     -- The current lease, while a consumer owns the message.
     lease        INTEGER
 );
-CREATE INDEX messages_ready ON messages (stage, available_at, seq);
+CREATE INDEX bus_messages_ready ON bus_messages (stage, available_at, seq);
 
-CREATE TABLE dead_letters (
+CREATE TABLE bus_dead_letters (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     stage       TEXT NOT NULL,
     message_id  TEXT NOT NULL,

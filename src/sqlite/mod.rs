@@ -1,10 +1,13 @@
-//! Opening SQLite files durably, shared by the embedded bus and the SQLite store.
+//! Opening SQLite files durably, and writing them ([`group_commit`]), shared by the
+//! embedded bus and the SQLite store.
+
+pub mod group_commit;
 
 use std::path::{Path, PathBuf};
 use std::sync::Weak;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 /// Opens (creating) the database at `path` in WAL mode with `synchronous = FULL`, so a
 /// committed transaction survives a crash of the process or of the machine.
@@ -63,18 +66,11 @@ pub struct Savepoint {
     roll_back: &'static str,
 }
 
-/// The savepoint around one queued write of the store's group commit.
+/// The savepoint around one queued write of a [`group_commit::GroupCommit`].
 pub const WRITE_SAVEPOINT: Savepoint = Savepoint {
     open: "SAVEPOINT write_unit",
     release: "RELEASE write_unit",
     roll_back: "ROLLBACK TO write_unit",
-};
-
-/// The savepoint around one operation of the embedded bus's writer.
-pub const OPERATION_SAVEPOINT: Savepoint = Savepoint {
-    open: "SAVEPOINT operation",
-    release: "RELEASE operation",
-    roll_back: "ROLLBACK TO operation",
 };
 
 /// Prepared statements kept per connection.
@@ -183,4 +179,57 @@ pub fn migrate(connection: &mut Connection, migrations: &[&str]) -> rusqlite::Re
         transaction.commit()?;
     }
     Ok(())
+}
+
+/// Applies `migrations` of `component` in order, tracking progress in the table
+/// `schema_versions`: for a component that shares a file with another, which tracks its
+/// own in `PRAGMA user_version` ([`migrate`]).
+///
+/// # Errors
+/// When a migration fails; the failed one is rolled back.
+pub fn migrate_component(
+    connection: &mut Connection,
+    component: &str,
+    migrations: &[&str],
+) -> rusqlite::Result<()> {
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_versions (
+             component TEXT PRIMARY KEY,
+             version   INTEGER NOT NULL
+         )",
+    )?;
+    let applied: usize = connection
+        .query_row(
+            "SELECT version FROM schema_versions WHERE component = ?1",
+            [component],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    for (index, sql) in migrations.iter().enumerate().skip(applied) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.execute(
+            "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
+             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+            rusqlite::params![component, index + 1],
+        )?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// Whether the database of `connection` has a table `name`.
+///
+/// # Errors
+/// When the schema cannot be read.
+pub fn has_table(connection: &Connection, name: &str) -> rusqlite::Result<bool> {
+    connection
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |_| Ok(()),
+        )
+        .optional()
+        .map(|found| found.is_some())
 }

@@ -1,0 +1,305 @@
+//! The writer of a SQLite file, with group commit: writes that arrive while a
+//! transaction is being written wait, then go together in the next one, each inside its
+//! own savepoint. One fsync serves them all, yet every caller hears back only once its
+//! own write is durable, and a write that fails or decides not to keep its changes (a
+//! duplicate) rolls back alone.
+//!
+//! One thread of its own owns the write connection: it takes every write queued, commits
+//! them together, answers, and takes what queued meanwhile. (An earlier design started a
+//! blocking task per write, and the first to take the connection committed for all;
+//! waking a dozen threads per transaction, to find the queue empty, cost the writer a
+//! quarter of its time.) The store and the embedded bus write through it; when they
+//! share a file they share one writer, so that a stage's commit and the messages it
+//! publishes are one transaction.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use rusqlite::Connection;
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+use crate::sqlite::{
+    Durability, WRITE_SAVEPOINT, is_busy, open_savepoint, release_savepoint, roll_back_savepoint,
+    set_sync,
+};
+
+/// Why a write did not take effect: its transaction failed, or the writer is gone.
+/// (What a write itself returns, errors included, is its own value.)
+#[derive(Debug, Clone, Error)]
+pub enum WriteError {
+    /// The writer thread has stopped.
+    #[error("the writer of the file has stopped")]
+    Stopped,
+    /// SQLite refused the transaction or the write's savepoint.
+    #[error("{message}")]
+    Sqlite {
+        /// SQLite's message.
+        message: String,
+        /// Whether another connection held the lock (worth a retry).
+        busy: bool,
+    },
+}
+
+impl WriteError {
+    fn of(error: &rusqlite::Error) -> Self {
+        WriteError::Sqlite {
+            message: error.to_string(),
+            busy: is_busy(error),
+        }
+    }
+
+    /// Whether trying again later may work (the file was locked, the writer stopped).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WriteError::Stopped => true,
+            WriteError::Sqlite { busy, .. } => *busy,
+        }
+    }
+}
+
+/// What a queued write answers: its value once its transaction committed.
+pub type Answer<T> = oneshot::Receiver<Result<T, WriteError>>;
+
+/// One queued write: applies itself inside a savepoint, then hears how the transaction
+/// ended.
+trait QueuedWrite: Send {
+    /// Whether its transaction must be fsync'd at commit.
+    fn durable(&self) -> bool;
+    /// Applies the write; `true` keeps its changes, `false` rolls its savepoint back.
+    fn apply(&mut self, connection: &Connection) -> bool;
+    /// Records that its savepoint failed.
+    fn fail(&mut self, error: WriteError);
+    /// Answers the caller once the transaction has committed (or failed).
+    fn answer(self: Box<Self>, committed: Result<(), WriteError>);
+}
+
+type Work<T> = Box<dyn FnOnce(&Connection) -> T + Send>;
+
+struct Write<T> {
+    durable: bool,
+    work: Option<Work<T>>,
+    keep: fn(&T) -> bool,
+    /// The write's value and whether its changes were kept.
+    result: Option<Result<(T, bool), WriteError>>,
+    reply: oneshot::Sender<Result<T, WriteError>>,
+}
+
+impl<T: Send> QueuedWrite for Write<T> {
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
+    fn apply(&mut self, connection: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let value = work(connection);
+        let keep = (self.keep)(&value);
+        self.result = Some(Ok((value, keep)));
+        keep
+    }
+
+    fn fail(&mut self, error: WriteError) {
+        self.result = Some(Err(error));
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), WriteError>) {
+        let result = match (self.result, committed) {
+            // A write's value stands once its transaction is committed, or at once when
+            // it kept nothing (its savepoint was rolled back).
+            (Some(Ok((value, _))), Ok(())) | (Some(Ok((value, false))), Err(_)) => Ok(value),
+            (Some(Ok((_, true))), Err(error)) | (Some(Err(error)), _) => Err(error),
+            (None, _) => Err(WriteError::Sqlite {
+                message: "the write was not applied (its savepoint could not be opened)".to_owned(),
+                busy: false,
+            }),
+        };
+        drop(self.reply.send(result));
+    }
+}
+
+/// The queue of the writer thread, which owns the write connection.
+pub struct GroupCommit {
+    queue: Sender<Box<dyn QueuedWrite>>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit").finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    /// Starts the writer thread `name` on `connection`; it stops once the group commit
+    /// is dropped.
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub fn start(connection: Connection, name: &str) -> std::io::Result<Self> {
+        let (queue, writes) = channel();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || run(connection, &writes))?;
+        Ok(Self { queue })
+    }
+
+    /// Queues `work` for the next group transaction and returns where its value will
+    /// come, once committed; its changes are kept when `keep` is true of its value.
+    /// Durable with [`Durability::Full`] (fsync'd); with [`Durability::Normal`] it
+    /// survives a crash of the process but may be lost with the machine, unless a write
+    /// of the same transaction asked for `Full`.
+    ///
+    /// # Errors
+    /// When the writer has stopped.
+    pub fn queue<T, F>(
+        &self,
+        sync: Durability,
+        keep: fn(&T) -> bool,
+        work: F,
+    ) -> Result<Answer<T>, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> T + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Box::new(Write {
+                durable: sync == Durability::Full,
+                work: Some(Box::new(work)),
+                keep,
+                result: None,
+                reply,
+            }))
+            .map_err(|_| WriteError::Stopped)?;
+        Ok(answer)
+    }
+
+    /// Runs `work` in the next group transaction ([`GroupCommit::queue`]) and returns
+    /// its value once committed.
+    ///
+    /// # Errors
+    /// When the transaction failed or the writer has stopped.
+    pub async fn write<T, F>(
+        &self,
+        sync: Durability,
+        keep: fn(&T) -> bool,
+        work: F,
+    ) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> T + Send + 'static,
+    {
+        received(self.queue(sync, keep, work)?).await
+    }
+
+    /// Runs every work of `works` in the next group transaction, in order, durably, each
+    /// kept when `keep` is true of its value; the values come back in the same order.
+    pub async fn write_all<T, F>(
+        &self,
+        keep: fn(&T) -> bool,
+        works: Vec<F>,
+    ) -> Vec<Result<T, WriteError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> T + Send + 'static,
+    {
+        let answers: Vec<_> = works
+            .into_iter()
+            .map(|work| self.queue(Durability::Full, keep, work))
+            .collect();
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            results.push(match answer {
+                Ok(answer) => received(answer).await,
+                Err(error) => Err(error),
+            });
+        }
+        results
+    }
+}
+
+/// The value a queued write answers with.
+///
+/// # Errors
+/// When its transaction failed or the writer stopped before answering.
+pub async fn received<T>(answer: Answer<T>) -> Result<T, WriteError> {
+    answer.await.map_err(|_| WriteError::Stopped)?
+}
+
+/// The writer thread: commits whatever is queued in one transaction, again and again,
+/// until every sender is gone.
+fn run(mut connection: Connection, writes: &Receiver<Box<dyn QueuedWrite>>) {
+    let mut sync = Durability::Full;
+    while let Ok(first) = writes.recv() {
+        let mut batch = vec![first];
+        batch.extend(writes.try_iter());
+        let wanted = if batch.iter().any(|write| write.durable()) {
+            Durability::Full
+        } else {
+            Durability::Normal
+        };
+        if let Err(error) = set_sync(&connection, &mut sync, wanted) {
+            let error = WriteError::of(&error);
+            for write in batch {
+                write.answer(Err(error.clone()));
+            }
+            continue;
+        }
+        commit_batch(&mut connection, batch);
+    }
+    tracing::debug!("SQLite writer stopped: every handle is gone");
+}
+
+fn commit_batch(connection: &mut Connection, mut batch: Vec<Box<dyn QueuedWrite>>) {
+    let transaction =
+        match connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(transaction) => transaction,
+            Err(error) => {
+                let error = WriteError::of(&error);
+                for write in batch {
+                    write.answer(Err(error.clone()));
+                }
+                return;
+            }
+        };
+    let mut broken = None;
+    for write in &mut batch {
+        if let Err(error) = open_savepoint(&transaction, WRITE_SAVEPOINT) {
+            write.fail(WriteError::of(&error));
+            continue;
+        }
+        let ended = if write.apply(&transaction) {
+            release_savepoint(&transaction, WRITE_SAVEPOINT)
+        } else {
+            roll_back_savepoint(&transaction, WRITE_SAVEPOINT)
+        };
+        if let Err(error) = ended {
+            broken = Some(error);
+            break;
+        }
+    }
+    if let Some(error) = broken {
+        // A write's changes may have stayed in the transaction: give up the whole batch.
+        return abort(transaction, batch, &error);
+    }
+    let committed = transaction.commit().map_err(|error| WriteError::of(&error));
+    for write in batch {
+        write.answer(committed.clone());
+    }
+}
+
+/// Rolls the whole transaction back and fails every write of it.
+fn abort(
+    transaction: rusqlite::Transaction<'_>,
+    batch: Vec<Box<dyn QueuedWrite>>,
+    error: &rusqlite::Error,
+) {
+    tracing::error!(%error, "SQLite writer: a savepoint could not be ended; the group transaction is rolled back");
+    drop(transaction.rollback());
+    let error = WriteError::of(error);
+    for mut write in batch {
+        write.fail(error.clone());
+        write.answer(Err(error.clone()));
+    }
+}

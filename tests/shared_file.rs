@@ -1,0 +1,334 @@
+//! The embedded bus in the SQLite store's file (the hub's embedded default): a unit's
+//! messages are enqueued in the unit's own transaction, with no outbox and no relay;
+//! messages left by a run with another bus, or in the bus file of an earlier version,
+//! move into the queue that is in use.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions, import_file};
+use transload::pipeline::{Handler, HandlerError, RetryPolicy, StageWorker, WorkerOptions};
+use transload::store::sqlite::SqliteStore;
+use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Delivery, Stage};
+use transload_core::ids::TenantId;
+use transload_core::store::{
+    CommitOutcome, DeadLetter, Processed, Redrive, StateKey, StateWrite, Store, StoreError,
+    UnitOfWork,
+};
+use uuid::Uuid;
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("transload-shared-file-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn open_shared(path: &Path) -> (SqliteStore, EmbeddedBus) {
+    SqliteStore::open_with_embedded_bus(path, EmbeddedBusOptions::default()).unwrap()
+}
+
+fn quick() -> ConsumerOptions {
+    ConsumerOptions {
+        prefetch: 100,
+        visibility_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Everything waiting on `stage`, acknowledged.
+async fn take_all(bus: &EmbeddedBus, stage: Stage) -> Vec<Delivery> {
+    let mut consumer = bus.consumer(stage, quick()).await.unwrap();
+    let mut taken = Vec::new();
+    loop {
+        let batch = consumer
+            .next_batch(100, Duration::from_millis(100))
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            return taken;
+        }
+        consumer.ack(&batch).await.unwrap();
+        taken.extend(batch);
+    }
+}
+
+fn bodies(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries
+        .iter()
+        .map(|delivery| String::from_utf8_lossy(&delivery.message.body).into_owned())
+        .collect()
+}
+
+fn publishing(consumer: &str, message_id: Uuid, body: &str) -> UnitOfWork {
+    UnitOfWork {
+        processed: Some(Processed {
+            consumer: consumer.to_owned(),
+            message_id,
+        }),
+        outbox: vec![(
+            Stage::Events,
+            BusMessage::new("acme", body.as_bytes().to_vec()),
+        )],
+        ..UnitOfWork::default()
+    }
+}
+
+/// Forwards each message to `events` with its body upper-cased.
+struct Forward;
+
+impl Handler for Forward {
+    async fn handle(&self, message: &BusMessage) -> Result<UnitOfWork, HandlerError> {
+        Ok(UnitOfWork {
+            outbox: vec![(
+                Stage::Events,
+                BusMessage::new("acme.forwarded", message.body.to_ascii_uppercase()),
+            )],
+            ..UnitOfWork::default()
+        })
+    }
+}
+
+/// A stage worker's commit puts its messages on the next stage's queue itself: nothing
+/// waits in the outbox, and no relay runs, yet the next stage gets every message once,
+/// in order, and the stage's own queue is empty once it acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
+    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    assert!(store.publishes_to_bus());
+    let options = WorkerOptions {
+        name: "translate".to_owned(),
+        stage: Stage::Inbound,
+        batch: 10,
+        batch_wait: Duration::from_millis(200),
+        consumer: quick(),
+        retry: RetryPolicy::default(),
+        concurrency: 4,
+        ordered_by: None,
+    };
+    let mut worker = StageWorker::new(&bus, store.clone(), Forward, options, None)
+        .await
+        .unwrap();
+    let messages: Vec<BusMessage> = (0..25)
+        .map(|n| BusMessage::new("acme", format!("pick {n}").into_bytes()))
+        .collect();
+    bus.publish(Stage::Inbound, messages).await.unwrap();
+    let mut committed = 0;
+    while committed < 25 {
+        let report = worker.run_once().await.unwrap();
+        assert_eq!(report.retried + report.dead_lettered, 0);
+        committed += report.committed;
+    }
+    assert!(store.pending_outbox(100).await.unwrap().is_empty());
+    assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
+    let forwarded = take_all(&bus, Stage::Events).await;
+    let expected: Vec<String> = (0..25).map(|n| format!("PICK {n}")).collect();
+    assert_eq!(bodies(&forwarded), expected);
+}
+
+/// What a unit publishes is part of the unit: a unit that is not committed (a message
+/// processed before, a state conflict) enqueues nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_that_is_not_committed_enqueues_nothing() {
+    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    let id = Uuid::now_v7();
+    let first = store
+        .commit(publishing("decide", id, "first"))
+        .await
+        .unwrap();
+    assert_eq!(first, CommitOutcome::Committed);
+    let again = store
+        .commit(publishing("decide", id, "again"))
+        .await
+        .unwrap();
+    assert_eq!(again, CommitOutcome::AlreadyProcessed);
+    let mut conflicting = publishing("decide", Uuid::now_v7(), "conflict");
+    conflicting.states.push(StateWrite {
+        key: StateKey {
+            tenant: TenantId::new("acme").unwrap(),
+            kind: "load".to_owned(),
+            key: "LSO-1".to_owned(),
+        },
+        // There is no such state: version 3 of it cannot be replaced.
+        expected_version: Some(3),
+        value: serde_json::json!({"status": "tendered"}).into(),
+    });
+    let outcome = store.commit(conflicting).await;
+    assert!(
+        matches!(outcome, Err(StoreError::Conflict { .. })),
+        "{outcome:?}"
+    );
+    let outcomes = store
+        .commit_chain(vec![
+            publishing("decide", Uuid::now_v7(), "chained"),
+            publishing("decide", id, "processed before"),
+            publishing("decide", Uuid::now_v7(), "after the break"),
+        ])
+        .await;
+    assert!(matches!(outcomes[0], Ok(CommitOutcome::Committed)));
+    assert!(matches!(outcomes[1], Ok(CommitOutcome::AlreadyProcessed)));
+    assert!(matches!(outcomes[2], Err(StoreError::NotAttempted)));
+    let delivered = take_all(&bus, Stage::Events).await;
+    assert_eq!(bodies(&delivered), vec!["first", "chained"]);
+}
+
+/// A redriven dead letter goes straight back to its stage's queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_enqueues_the_message_again() {
+    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    let original = BusMessage::new("acme.204", b"ISA*00*bad".to_vec());
+    let dead = DeadLetter {
+        id: Uuid::now_v7(),
+        stage: Stage::Inbound,
+        tenant: None,
+        partner: None,
+        reason: "segment 3: unknown N1 code".to_owned(),
+        attempts: 1,
+        message: original.clone(),
+        failed_at: Timestamp::now(),
+        redriven: None,
+    };
+    store
+        .commit(UnitOfWork {
+            dead_letters: vec![dead.clone()],
+            ..UnitOfWork::default()
+        })
+        .await
+        .unwrap();
+    store
+        .commit(UnitOfWork {
+            redrives: vec![Redrive {
+                dead_letter_id: dead.id,
+                by: "ops@acme".to_owned(),
+                edited_body: Some(b"ISA*00*fixed".to_vec()),
+            }],
+            ..UnitOfWork::default()
+        })
+        .await
+        .unwrap();
+    let delivered = take_all(&bus, Stage::Inbound).await;
+    assert_eq!(bodies(&delivered), vec!["ISA*00*fixed"]);
+    assert_eq!(delivered[0].message.routing_key, "acme.204");
+    assert_ne!(delivered[0].message.id, original.id);
+}
+
+/// Switching the bus keeps what is waiting: messages left in the outbox by a run with
+/// another bus move to the embedded bus when the store opens with it, and messages left
+/// on the embedded bus move to the outbox when the store opens without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_messages_move_with_a_change_of_bus() {
+    let path = data_dir().join("store.sqlite3");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(!store.publishes_to_bus());
+        for body in ["one", "two"] {
+            store
+                .commit(publishing("translate", Uuid::now_v7(), body))
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.pending_outbox(10).await.unwrap().len(), 2);
+    }
+    {
+        let (store, bus) = open_shared(&path);
+        assert!(store.pending_outbox(10).await.unwrap().is_empty());
+        let mut consumer = bus.consumer(Stage::Events, quick()).await.unwrap();
+        let batch = consumer
+            .next_batch(10, Duration::from_millis(500))
+            .await
+            .unwrap();
+        assert_eq!(bodies(&batch), vec!["one", "two"]);
+        consumer.ack(&batch).await.unwrap();
+        store
+            .commit(publishing("translate", Uuid::now_v7(), "three"))
+            .await
+            .unwrap();
+        assert_eq!(bus.depth(Stage::Events).unwrap(), 1);
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let pending = store.pending_outbox(10).await.unwrap();
+    let moved: Vec<(Stage, &[u8])> = pending
+        .iter()
+        .map(|record| (record.stage, record.message.body.as_slice()))
+        .collect();
+    assert_eq!(moved, vec![(Stage::Events, b"three".as_slice())]);
+}
+
+/// The schema of the embedded bus's own file before it could share the store's file.
+const EARLIER_BUS_SCHEMA: &str = "
+    CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, stage TEXT NOT NULL, message_id TEXT NOT NULL,
+        routing_key TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, available_at INTEGER NOT NULL, lease INTEGER
+    );
+    CREATE INDEX messages_ready ON messages (stage, available_at, seq);
+    CREATE TABLE dead_letters (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, stage TEXT NOT NULL, message_id TEXT NOT NULL,
+        routing_key TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
+        attempts INTEGER NOT NULL, reason TEXT NOT NULL, failed_at INTEGER NOT NULL
+    );
+    PRAGMA user_version = 1;
+";
+
+/// A bus file written by an earlier version, holding one waiting message and one dead
+/// letter.
+fn earlier_bus_file(path: &Path) -> Uuid {
+    let id = Uuid::now_v7();
+    let file = rusqlite::Connection::open(path).unwrap();
+    file.execute_batch(EARLIER_BUS_SCHEMA).unwrap();
+    file.execute(
+        "INSERT INTO messages (stage, message_id, routing_key, headers, body, available_at)
+         VALUES ('events', ?1, 'acme', '{}', X'77616974696E67', 0)",
+        [id.to_string()],
+    )
+    .unwrap();
+    file.execute(
+        "INSERT INTO dead_letters (stage, message_id, routing_key, headers, body, attempts, reason, failed_at)
+         VALUES ('events', ?1, 'acme', '{}', X'6465616400', 20, 'delivery limit reached', 0)",
+        [Uuid::now_v7().to_string()],
+    )
+    .unwrap();
+    id
+}
+
+/// A bus file of an earlier version opens as it is: its tables are renamed, and what
+/// waited in it is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bus_file_of_an_earlier_version_opens_with_its_messages() {
+    let path = data_dir().join("bus.sqlite3");
+    let id = earlier_bus_file(&path);
+    let bus = EmbeddedBus::open(&path, EmbeddedBusOptions::default()).unwrap();
+    let delivered = take_all(&bus, Stage::Events).await;
+    assert_eq!(bodies(&delivered), vec!["waiting"]);
+    assert_eq!(delivered[0].message.id, id);
+    assert_eq!(bus.dead_letters(Stage::Events).unwrap().len(), 1);
+    // Opened again, it is not migrated twice.
+    drop(bus);
+    let bus = EmbeddedBus::open(&path, EmbeddedBusOptions::default()).unwrap();
+    assert_eq!(bus.depth(Stage::Events).unwrap(), 0);
+}
+
+/// The bus's own file of an earlier version is imported into the store's file (its
+/// waiting messages and its dead letters) and renamed, so that it is not imported twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earlier_bus_file_is_imported_into_the_store_file() {
+    let dir = data_dir();
+    let (legacy, path) = (dir.join("bus.sqlite3"), dir.join("store.sqlite3"));
+    let id = earlier_bus_file(&legacy);
+    let (_store, bus) = open_shared(&path);
+    assert_eq!(import_file(&path, &legacy).unwrap(), 1);
+    assert!(!legacy.exists());
+    assert!(dir.join("bus.sqlite3.imported").exists());
+    let delivered = take_all(&bus, Stage::Events).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].message.id, id);
+    let dead = bus.dead_letters(Stage::Events).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].2, "delivery limit reached");
+}
