@@ -132,6 +132,48 @@ async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
     assert_eq!(bodies(&forwarded), expected);
 }
 
+/// On the bus in the store's file, a unit acknowledges the delivery it consumes in its
+/// own transaction: committed, the message is gone without a call of `ack`; not
+/// committed (processed before), the message stays and comes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_unit_acknowledges_its_delivery() {
+    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    let messages = vec![
+        BusMessage::new("acme", b"first".to_vec()),
+        BusMessage::new("acme", b"second".to_vec()),
+    ];
+    bus.publish(Stage::Inbound, messages.clone()).await.unwrap();
+    let options = ConsumerOptions {
+        prefetch: 10,
+        visibility_timeout: Duration::from_millis(300),
+    };
+    let mut consumer = bus.consumer(Stage::Inbound, options).await.unwrap();
+    assert!(consumer.acknowledges_in_commit());
+    let batch = consumer
+        .next_batch(10, Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 2);
+    // The second was processed before, as after a crash between commit and ack.
+    store
+        .commit(publishing("translate", batch[1].message.id, "before"))
+        .await
+        .unwrap();
+    for delivery in &batch {
+        let mut unit = publishing("translate", delivery.message.id, "forwarded");
+        unit.acknowledges = Some(delivery.token);
+        store.commit(unit).await.unwrap();
+    }
+    consumer.acknowledged_in_commit(1);
+    assert_eq!(bus.depth(Stage::Inbound).unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let again = consumer
+        .next_batch(10, Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(bodies(&again), vec!["second"]);
+}
+
 /// What a unit publishes is part of the unit: a unit that is not committed (a message
 /// processed before, a state conflict) enqueues nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

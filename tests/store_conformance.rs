@@ -26,7 +26,7 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use jiff::Timestamp;
 use serde_json::json;
-use transload_core::bus::{BusMessage, Stage};
+use transload_core::bus::{BusMessage, DeliveryToken, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
     AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, Processed, RawMessage,
@@ -160,6 +160,7 @@ async fn commit_writes_everything<H: Harness>(harness: &H) {
             sequence: "isa13".to_owned(),
             number: "000000001".to_owned(),
         }],
+        acknowledges: None,
     };
     assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
 
@@ -225,6 +226,7 @@ async fn failed_commit_writes_nothing<H: Harness>(harness: &H) {
             sequence: "isa13".to_owned(),
             number: "000000002".to_owned(),
         }],
+        acknowledges: None,
     };
     match store.commit(unit.clone()).await {
         Err(StoreError::Conflict {
@@ -333,6 +335,7 @@ async fn processed_marker_refuses_a_second_commit<H: Harness>(harness: &H) {
             sequence: "isa13".to_owned(),
             number: "000000003".to_owned(),
         }],
+        acknowledges: None,
     };
     assert_eq!(
         commit(&store, second.clone()).await,
@@ -1461,6 +1464,31 @@ where
     }
 }
 
+/// A unit that acknowledges a bus delivery can only be committed by a store that holds
+/// the bus (the SQLite store with the embedded bus in its file); any other store
+/// refuses it, and writes nothing of it.
+async fn a_unit_acknowledging_a_delivery_is_refused_without_the_bus<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let input = Uuid::now_v7();
+    let unit = UnitOfWork {
+        processed: processed("translate", input),
+        outbox: vec![(Stage::Events, message(1))],
+        acknowledges: Some(DeliveryToken {
+            tag: 1,
+            generation: 1,
+        }),
+        ..UnitOfWork::default()
+    };
+    match store.commit(unit).await {
+        Err(StoreError::Other(reason)) => {
+            assert!(reason.contains("does not hold the bus"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!store.is_processed("translate", input).await.unwrap());
+    assert!(store.pending_outbox(10).await.unwrap().is_empty());
+}
+
 macro_rules! store_conformance {
     ($module:ident, $harness:ty) => {
         store_conformance!(@cases $module, $harness,
@@ -1490,6 +1518,7 @@ macro_rules! store_conformance {
             redrive_once_through_the_outbox,
             redrive_races,
             redrive_is_not_swallowed_by_the_processed_marker,
+            a_unit_acknowledging_a_delivery_is_refused_without_the_bus,
         );
     };
     (@cases $module:ident, $harness:ty, $($case:ident),+ $(,)?) => {

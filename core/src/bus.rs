@@ -251,4 +251,19 @@ pub trait Consumer: Send + 'static {
         delivery: &Delivery,
         reason: &str,
     ) -> impl Future<Output = Result<(), BusError>> + Send;
+
+    /// Whether a delivery is acknowledged by the store's commit of the unit that
+    /// consumes it ([`crate::store::UnitOfWork::acknowledges`]), in the same transaction,
+    /// rather than by [`Consumer::ack`]: true of a bus that lives in the store (one
+    /// transaction then consumes a message, writes its effects and publishes what
+    /// follows). False by default.
+    fn acknowledges_in_commit(&self) -> bool {
+        false
+    }
+
+    /// Records that `count` deliveries were acknowledged by commits
+    /// ([`Consumer::acknowledges_in_commit`]); they are settled.
+    fn acknowledged_in_commit(&mut self, count: usize) {
+        let _ = count;
+    }
 }

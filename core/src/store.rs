@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::bus::{BusMessage, Stage};
+use crate::bus::{BusMessage, DeliveryToken, Stage};
 use crate::ids::{DedupeKey, PartnerId, TenantId};
 
 /// Bytes as an endpoint received them, before any parsing.
@@ -242,6 +242,11 @@ pub struct UnitOfWork {
     /// recorded before makes the commit write nothing and answer
     /// [`CommitOutcome::DuplicateControlNumber`].
     pub received_control_numbers: Vec<ReceivedControlNumber>,
+    /// The bus delivery this unit consumes, acknowledged in the unit's own transaction
+    /// when it is committed: only by a store that holds the bus (the embedded bus in the
+    /// SQLite store's file, whose consumers say so with
+    /// [`crate::bus::Consumer::acknowledges_in_commit`]); any other store refuses the unit.
+    pub acknowledges: Option<DeliveryToken>,
 }
 
 /// A control number a partner sent.

@@ -57,9 +57,35 @@ impl Default for EmbeddedBusOptions {
 #[derive(Debug, Clone)]
 pub struct EmbeddedBus {
     writer: Arc<GroupCommit>,
-    published: Arc<Notify>,
+    published: Arc<Published>,
     path: Arc<Path>,
     options: Arc<EmbeddedBusOptions>,
+    /// Whether the bus lives in the store's file, whose commits acknowledge deliveries
+    /// ([`Consumer::acknowledges_in_commit`]).
+    in_store: bool,
+}
+
+/// Wakes the consumers of a stage waiting for messages when some are enqueued on it.
+#[derive(Debug, Default)]
+pub(crate) struct Published {
+    inbound: Notify,
+    events: Notify,
+    outbound: Notify,
+}
+
+impl Published {
+    fn of(&self, stage: Stage) -> &Notify {
+        match stage {
+            Stage::Inbound => &self.inbound,
+            Stage::Events => &self.events,
+            Stage::Outbound => &self.outbound,
+        }
+    }
+
+    /// Wakes the consumers of `stage` waiting for messages.
+    pub(crate) fn notify(&self, stage: Stage) {
+        self.of(stage).notify_waiters();
+    }
 }
 
 /// A message as it is inserted: its columns, encoded by the publisher, so that the
@@ -156,9 +182,10 @@ impl EmbeddedBus {
         })?;
         Ok(EmbeddedBus {
             writer: Arc::new(writer),
-            published: Arc::new(Notify::new()),
+            published: Arc::new(Published::default()),
             path: shared_path,
             options: Arc::new(options),
+            in_store: false,
         })
     }
 
@@ -167,7 +194,7 @@ impl EmbeddedBus {
     /// enqueued in it, by this bus or through `writer` ([`enqueue`]).
     pub(crate) fn on_writer(
         writer: Arc<GroupCommit>,
-        published: Arc<Notify>,
+        published: Arc<Published>,
         path: &Path,
         options: EmbeddedBusOptions,
     ) -> EmbeddedBus {
@@ -176,6 +203,7 @@ impl EmbeddedBus {
             published,
             path: Arc::from(path),
             options: Arc::new(options),
+            in_store: true,
         }
     }
 
@@ -433,7 +461,7 @@ impl Bus for EmbeddedBus {
             Ok(())
         })
         .await?;
-        self.published.notify_waiters();
+        self.published.notify(stage);
         Ok(())
     }
 
@@ -566,7 +594,7 @@ impl Consumer for EmbeddedConsumer {
         }
         let published = Arc::clone(&self.bus.published);
         loop {
-            let notified = published.notified();
+            let notified = published.of(self.stage).notified();
             let batch = deliveries(received(self.lease(max)?).await??);
             if !batch.is_empty() {
                 return Ok(self.hand_out(batch, max));
@@ -620,6 +648,14 @@ impl Consumer for EmbeddedConsumer {
         self.later(deferrals, false).await
     }
 
+    fn acknowledges_in_commit(&self) -> bool {
+        self.bus.in_store
+    }
+
+    fn acknowledged_in_commit(&mut self, count: usize) {
+        self.settled(count);
+    }
+
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {
         self.settled(1);
         let (token, reason) = (delivery.token, reason.to_owned());
@@ -631,9 +667,16 @@ impl Consumer for EmbeddedConsumer {
     }
 }
 
-/// Deletes the acknowledged messages; how many tokens were stale (their lease lost,
-/// the message delivered again), whose messages stay.
-fn acknowledge(connection: &Connection, tokens: &[DeliveryToken]) -> Result<usize, BusError> {
+/// Deletes the acknowledged messages in the transaction of `connection` (a write of the
+/// bus's writer); how many tokens were stale (their lease lost, the message delivered
+/// again), whose messages stay.
+///
+/// # Errors
+/// When a token is not of this bus or the rows cannot be deleted.
+pub(crate) fn acknowledge(
+    connection: &Connection,
+    tokens: &[DeliveryToken],
+) -> Result<usize, BusError> {
     let mut statement = connection
         .prepare_cached("DELETE FROM bus_messages WHERE seq = ?1 AND lease = ?2")
         .map_err(bus_error)?;

@@ -236,6 +236,9 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         };
         let mut report = BatchReport::default();
         let mut done = Vec::with_capacity(deliveries.len());
+        // Committed units acknowledged their deliveries themselves, on a bus in the store.
+        let acknowledged_in_commit = self.consumer.acknowledges_in_commit();
+        let mut acknowledged = 0;
         let mut retries = Vec::new();
         let mut deferrals = Vec::new();
         for ((delivery, verdict), partner) in deliveries.into_iter().zip(verdicts).zip(partners) {
@@ -243,7 +246,11 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             let outcome = match verdict {
                 Verdict::Committed => {
                     report.committed += 1;
-                    done.push(delivery);
+                    if acknowledged_in_commit {
+                        acknowledged += 1;
+                    } else {
+                        done.push(delivery);
+                    }
                     Outcome::Committed
                 }
                 Verdict::Duplicate => {
@@ -283,6 +290,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         if wrote_outbox && let Some(relay) = &self.relay {
             relay.notify_one();
         }
+        self.consumer.acknowledged_in_commit(acknowledged);
         // What is left of the batch goes back to the bus at once (one write on the
         // embedded bus instead of one per message).
         self.consumer.retry_all(&by_ref(&retries)).await?;
@@ -314,7 +322,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             Ok(unit) => unit,
             Err(error) => return self.refused(delivery, error),
         };
-        let (unit, has_outbox) = self.marked(&delivery.message, unit);
+        let (unit, has_outbox) = self.marked(delivery, unit);
         let outcome = self.store.commit(unit).await;
         self.committed(delivery, outcome, has_outbox, wrote_outbox)
             .await
@@ -478,13 +486,17 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             .collect()
     }
 
-    /// The unit with the message's processed marker, and whether it publishes anything.
-    fn marked(&self, message: &BusMessage, mut unit: UnitOfWork) -> (UnitOfWork, bool) {
+    /// The unit with the message's processed marker (and its acknowledgement, on a bus
+    /// whose deliveries the commit acknowledges), and whether it publishes anything.
+    fn marked(&self, delivery: &Delivery, mut unit: UnitOfWork) -> (UnitOfWork, bool) {
         let has_outbox = !unit.outbox.is_empty() || !unit.redrives.is_empty();
         unit.processed = Some(Processed {
             consumer: self.options.name.clone(),
-            message_id: message.id,
+            message_id: delivery.message.id,
         });
+        if self.consumer.acknowledges_in_commit() {
+            unit.acknowledges = Some(delivery.token);
+        }
         (unit, has_outbox)
     }
 
@@ -496,7 +508,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         result: Result<UnitOfWork, HandlerError>,
     ) -> Result<(UnitOfWork, bool), Verdict> {
         match result {
-            Ok(unit) => Ok(self.marked(&delivery.message, unit)),
+            Ok(unit) => Ok(self.marked(delivery, unit)),
             Err(error) => Err(self.refused(delivery, error)),
         }
     }
@@ -530,7 +542,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                 {
                     Ok(mut instead) => {
                         instead.received_control_numbers.clear();
-                        let (instead, outbox) = self.marked(message, instead);
+                        let (instead, outbox) = self.marked(delivery, instead);
                         has_outbox = outbox;
                         self.store.commit(instead).await
                     }

@@ -16,9 +16,7 @@ use transload_core::store::{
 };
 use uuid::Uuid;
 
-use tokio::sync::Notify;
-
-use crate::bus::embedded::{self, EmbeddedBus, EmbeddedBusOptions, MessageRow};
+use crate::bus::embedded::{self, EmbeddedBus, EmbeddedBusOptions, MessageRow, Published};
 use crate::sqlite::group_commit::{GroupCommit, WriteError};
 use crate::sqlite::{Durability, has_table, is_busy, migrate, open_durable, open_writer};
 
@@ -55,7 +53,7 @@ enum Publishing {
     Outbox,
     /// Straight to the embedded bus in the same file, in the unit's transaction; its
     /// consumers are woken through this once the unit is committed.
-    EmbeddedBus(Arc<Notify>),
+    EmbeddedBus(Arc<Published>),
 }
 
 impl SqliteStore {
@@ -99,7 +97,7 @@ impl SqliteStore {
         embedded::prepare_schema(&mut connection).map_err(store_error)?;
         move_messages(&connection, OUTBOX_TO_BUS)?;
         let writer = Arc::new(start_writer(connection)?);
-        let published = Arc::new(Notify::new());
+        let published = Arc::new(Published::default());
         let bus =
             EmbeddedBus::on_writer(Arc::clone(&writer), Arc::clone(&published), path, options);
         let store = SqliteStore {
@@ -125,11 +123,15 @@ impl SqliteStore {
         self.writer.write(sync, keep, work).await?
     }
 
-    /// Wakes the embedded bus's consumers when `published` committed units enqueued
-    /// messages there.
-    fn published(&self, published: bool) {
-        if published && let Publishing::EmbeddedBus(notify) = &self.publishing {
-            notify.notify_waiters();
+    /// Wakes the embedded bus's consumers of the stages committed units enqueued
+    /// messages on.
+    fn published(&self, stages: StagesPublished) {
+        if let Publishing::EmbeddedBus(published) = &self.publishing {
+            for stage in Stage::ALL {
+                if stages.includes(stage) {
+                    published.notify(stage);
+                }
+            }
         }
     }
 
@@ -146,7 +148,7 @@ impl SqliteStore {
         let works: Vec<_> = units
             .into_iter()
             .map(|mut unit| {
-                publishes.push(publishes_messages(&unit));
+                publishes.push(StagesPublished::by(&unit));
                 let broken = Arc::clone(&broken);
                 let json = UnitJson::take(&mut unit);
                 let direct = self.publishes_to_bus();
@@ -176,7 +178,10 @@ impl SqliteStore {
             outcomes
                 .iter()
                 .zip(publishes)
-                .any(|(outcome, publishes)| publishes && committed(outcome)),
+                .filter(|(outcome, _)| committed(outcome))
+                .fold(StagesPublished::default(), |all, (_, stages)| {
+                    all.and(stages)
+                }),
         );
         outcomes
     }
@@ -251,9 +256,38 @@ fn committed(outcome: &Result<CommitOutcome, StoreError>) -> bool {
     matches!(outcome, Ok(CommitOutcome::Committed))
 }
 
-/// Whether `unit` publishes messages.
-fn publishes_messages(unit: &UnitOfWork) -> bool {
-    !unit.outbox.is_empty() || !unit.redrives.is_empty()
+/// The stages units publish messages on (a set, one bit per stage).
+#[derive(Debug, Default, Clone, Copy)]
+struct StagesPublished(u8);
+
+impl StagesPublished {
+    /// The stages `unit` publishes on (a redrive's, read in the commit, may be any).
+    fn by(unit: &UnitOfWork) -> Self {
+        if !unit.redrives.is_empty() {
+            return Self(u8::MAX);
+        }
+        Self(
+            unit.outbox
+                .iter()
+                .fold(0, |bits, (stage, _)| bits | Self::bit(*stage)),
+        )
+    }
+
+    fn bit(stage: Stage) -> u8 {
+        match stage {
+            Stage::Inbound => 1,
+            Stage::Events => 2,
+            Stage::Outbound => 4,
+        }
+    }
+
+    fn and(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    fn includes(self, stage: Stage) -> bool {
+        self.0 & Self::bit(stage) != 0
+    }
 }
 
 impl From<WriteError> for StoreError {
@@ -407,6 +441,12 @@ fn apply(
     json: &UnitJson,
     to_bus: bool,
 ) -> Result<CommitOutcome, StoreError> {
+    if unit.acknowledges.is_some() && !to_bus {
+        return Err(StoreError::Other(
+            "the store does not hold the bus: a delivery is acknowledged through the bus"
+                .to_owned(),
+        ));
+    }
     let now = micros(Timestamp::now());
     if let Some(processed) = &unit.processed {
         let inserted = execute_cached(
@@ -539,6 +579,13 @@ fn apply(
     for (stage, message) in &json.outbox {
         publish(transaction, *stage, message, to_bus)?;
     }
+    if let Some(token) = &unit.acknowledges {
+        // A delivery whose lease was lost is delivered again, and its processed marker
+        // (committed here) makes that a duplicate.
+        embedded::acknowledge(transaction, std::slice::from_ref(token)).map_err(|error| {
+            StoreError::Other(format!("cannot acknowledge the delivery: {error}"))
+        })?;
+    }
     for dead in &unit.dead_letters {
         execute_cached(
             transaction,
@@ -656,7 +703,7 @@ fn read_dead_letter(connection: &Connection, id: Uuid) -> Result<Option<DeadLett
 
 impl Store for SqliteStore {
     async fn commit(&self, mut unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
-        let publishes = publishes_messages(&unit);
+        let publishes = StagesPublished::by(&unit);
         let json = UnitJson::take(&mut unit);
         let to_bus = self.publishes_to_bus();
         // Any other outcome than `Committed` rolls the unit back: nothing written.
@@ -665,7 +712,9 @@ impl Store for SqliteStore {
                 apply(connection, &unit, &json?, to_bus)
             })
             .await;
-        self.published(publishes && committed(&outcome));
+        if committed(&outcome) {
+            self.published(publishes);
+        }
         outcome
     }
 

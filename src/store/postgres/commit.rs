@@ -28,6 +28,12 @@ pub(super) async fn apply(
     transaction: &Transaction<'_>,
     unit: &UnitOfWork,
 ) -> Result<CommitOutcome, StoreError> {
+    if unit.acknowledges.is_some() {
+        return Err(StoreError::Other(
+            "PostgreSQL does not hold the bus: a delivery is acknowledged through the bus"
+                .to_owned(),
+        ));
+    }
     if let Some(processed) = &unit.processed
         && !mark_processed(transaction, processed).await?
     {
