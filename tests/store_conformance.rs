@@ -1481,7 +1481,7 @@ async fn a_unit_acknowledging_a_delivery_is_refused_without_the_bus<H: Harness>(
     };
     match store.commit(unit).await {
         Err(StoreError::Other(reason)) => {
-            assert!(reason.contains("does not hold the bus"), "{reason}")
+            assert!(reason.contains("does not hold the bus"), "{reason}");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
