@@ -1,6 +1,7 @@
 //! Fault test: the hub process is killed with SIGKILL at random points while 20,000
-//! messages flow through a two-stage pipeline (`transload-soak`), once on the embedded
-//! bus and SQLite store, once on RabbitMQ and PostgreSQL. Afterwards every confirmed
+//! messages flow through a two-stage pipeline (`transload-soak`): on the embedded bus in
+//! the SQLite store's file (the hub's default), on the embedded bus and the SQLite store
+//! in two files, and on RabbitMQ and PostgreSQL. Afterwards every confirmed
 //! message has exactly one effect: none lost, duplicates absorbed by the processed
 //! markers (a duplicate effect would be a state conflict, then a dead letter).
 //!
@@ -33,8 +34,16 @@ const MIN_KILLS: usize = 10;
 
 /// Where the soak pipeline keeps its bus and store, and how the test reads them back.
 enum Backend {
-    Embedded { dir: std::path::PathBuf },
-    Distributed { prefix: String, database: String },
+    /// The embedded bus and the SQLite store, in one file (`shared`, the hub's default)
+    /// or in two.
+    Embedded {
+        dir: std::path::PathBuf,
+        shared: bool,
+    },
+    Distributed {
+        prefix: String,
+        database: String,
+    },
 }
 
 fn amqp_uri() -> String {
@@ -48,10 +57,19 @@ fn postgres_base() -> String {
 }
 
 impl Backend {
-    fn embedded() -> Backend {
+    fn embedded(shared: bool) -> Backend {
         let dir = std::env::temp_dir().join(format!("transload-kill-{}", Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
-        Backend::Embedded { dir }
+        Backend::Embedded { dir, shared }
+    }
+
+    /// The embedded bus's file.
+    fn bus_file(dir: &std::path::Path, shared: bool) -> std::path::PathBuf {
+        dir.join(if shared {
+            "store.sqlite3"
+        } else {
+            "bus.sqlite3"
+        })
     }
 
     async fn distributed() -> Backend {
@@ -69,9 +87,9 @@ impl Backend {
 
     fn soak_args(&self) -> Vec<OsString> {
         match self {
-            Backend::Embedded { dir } => vec![
+            Backend::Embedded { dir, shared } => vec![
                 "--bus-file".into(),
-                dir.join("bus.sqlite3").into(),
+                Backend::bus_file(dir, *shared).into(),
                 "--store-file".into(),
                 dir.join("store.sqlite3").into(),
             ],
@@ -88,8 +106,12 @@ impl Backend {
 
     async fn bus(&self) -> AnyBus {
         match self {
-            Backend::Embedded { dir } => AnyBus::Embedded(
-                EmbeddedBus::open(&dir.join("bus.sqlite3"), EmbeddedBusOptions::default()).unwrap(),
+            Backend::Embedded { dir, shared } => AnyBus::Embedded(
+                EmbeddedBus::open(
+                    &Backend::bus_file(dir, *shared),
+                    EmbeddedBusOptions::default(),
+                )
+                .unwrap(),
             ),
             Backend::Distributed { prefix, .. } => {
                 let config = AmqpConfig {
@@ -109,7 +131,7 @@ impl Backend {
     /// columns read here).
     async fn keys(&self, sql: &str) -> Vec<String> {
         match self {
-            Backend::Embedded { dir } => {
+            Backend::Embedded { dir, .. } => {
                 let connection = rusqlite::Connection::open(dir.join("store.sqlite3")).unwrap();
                 connection.busy_timeout(Duration::from_secs(10)).unwrap();
                 let mut statement = connection.prepare(sql).unwrap();
@@ -139,7 +161,7 @@ impl Backend {
 
     async fn cleanup(self, bus: AnyBus) {
         match self {
-            Backend::Embedded { dir } => {
+            Backend::Embedded { dir, .. } => {
                 std::fs::remove_dir_all(dir).ok();
             }
             Backend::Distributed { database, .. } => {
@@ -298,7 +320,12 @@ async fn kill_9_at_random_points(backend: Backend, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_embedded_bus_and_sqlite() {
-    kill_9_at_random_points(Backend::embedded(), "embedded + sqlite").await;
+    kill_9_at_random_points(Backend::embedded(false), "embedded + sqlite, two files").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_embedded_bus_in_the_sqlite_store() {
+    kill_9_at_random_points(Backend::embedded(true), "embedded bus in the sqlite store").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,7 +30,8 @@ use transload_core::store::{StateKey, StateWrite, Store, UnitOfWork};
 /// A pass-through pipeline for fault tests.
 #[derive(Debug, Parser)]
 struct Args {
-    /// The embedded bus file.
+    /// The embedded bus file; the same as `--store-file` puts the bus in the store's
+    /// file, written by the store's writer (the hub's embedded default).
     #[arg(
         long,
         required_unless_present = "amqp_url",
@@ -154,6 +155,14 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        if let (Some(bus_file), Some(store_file)) = (&args.bus_file, &args.store_file)
+            && bus_file == store_file
+        {
+            let (store, bus) =
+                SqliteStore::open_with_embedded_bus(store_file, EmbeddedBusOptions::default())
+                    .context("opening the store with the bus in its file")?;
+            return Box::pin(run(AnyBus::Embedded(bus), AnyStore::Sqlite(store))).await;
+        }
         let bus = match (&args.bus_file, &args.amqp_url) {
             (Some(file), _) => AnyBus::Embedded(
                 EmbeddedBus::open(file, EmbeddedBusOptions::default())
