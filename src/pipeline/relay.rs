@@ -1,6 +1,8 @@
 //! The outbox relay: publishes what the stages committed to the store's outbox, and
 //! marks it published only after the bus confirmed it. A crash between the two sends the
-//! messages again; consumers dedupe on the message id.
+//! messages again; consumers dedupe on the message id. (The hub runs it when the bus is
+//! RabbitMQ or the store PostgreSQL; the embedded bus in the SQLite store's file needs
+//! none, since commits enqueue on it themselves.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,8 +1,10 @@
 //! A stage worker: reads its stage's queue in batches, hands each message to the
 //! stage's [`Handler`], commits what the handler wants written together with the
 //! message's processed marker, then acknowledges the batch at once (one multi-ack after
-//! a durable batch). Failures are retried with backoff or dead-lettered with their
-//! reason and original bytes; nothing is dropped.
+//! a durable batch). On a bus that lives in the store (the embedded bus in the SQLite
+//! store's file) each unit acknowledges its own delivery in its commit instead
+//! ([`Consumer::acknowledges_in_commit`]). Failures are retried with backoff or
+//! dead-lettered with their reason and original bytes; nothing is dropped.
 //!
 //! With `concurrency` 1 each message is handled and committed before the next is
 //! handled, so a handler that reads state sees what the previous message wrote (the
