@@ -299,7 +299,9 @@ fn hub_with_a_dead_letter(name: &str) -> (PathBuf, uuid::Uuid, tokio::runtime::R
 
 #[test]
 fn dlq_lists_shows_and_redrives_once() {
+    use transload::bus::embedded::EmbeddedBusOptions;
     use transload::store::sqlite::SqliteStore;
+    use transload_core::bus::{Bus, Consumer, ConsumerOptions, Stage};
     use transload_core::store::Store;
 
     let (config, id, runtime) = hub_with_a_dead_letter("dlq");
@@ -353,16 +355,37 @@ fn dlq_lists_shows_and_redrives_once() {
             .contains("redriven already")
     );
 
-    let store = SqliteStore::open(&config.parent().unwrap().join("data/store.sqlite3")).unwrap();
-    let pending = runtime.block_on(store.pending_outbox(10)).unwrap();
+    // The default configuration: the embedded bus in the store's file, where the
+    // redrive put the message straight back on its stage.
+    let (store, bus) = SqliteStore::open_with_embedded_bus(
+        &config.parent().unwrap().join("data/store.sqlite3"),
+        EmbeddedBusOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        runtime
+            .block_on(store.pending_outbox(10))
+            .unwrap()
+            .is_empty()
+    );
+    let redriven = runtime.block_on(async {
+        let mut inbound = bus
+            .consumer(Stage::Inbound, ConsumerOptions::default())
+            .await
+            .unwrap();
+        inbound
+            .next_batch(10, Duration::from_millis(500))
+            .await
+            .unwrap()
+    });
     assert_eq!(
-        pending.len(),
+        redriven.len(),
         1,
         "the redrive put the message back on its stage"
     );
-    assert_eq!(pending[0].message.body, b"ISA*00*good~");
+    assert_eq!(redriven[0].message.body, b"ISA*00*good~");
     assert_eq!(
-        pending[0].message.headers["transload-dead-letter"],
+        redriven[0].message.headers["transload-dead-letter"],
         id.to_string()
     );
     let audit = runtime
