@@ -374,3 +374,65 @@ async fn an_earlier_bus_file_is_imported_into_the_store_file() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].2, "delivery limit reached");
 }
+
+/// Frames in the WAL of the file at `path` now (the log column of a passive checkpoint).
+fn wal_frames(path: &Path) -> i64 {
+    let file = rusqlite::Connection::open(path).unwrap();
+    file.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+        .unwrap()
+}
+
+/// Under a steady stream of writes and reads the WAL starts over again and again: it
+/// holds the last moments' frames, not every frame since the load began (it grew by
+/// 100 MB/s at 1,000 picks/s when only a checkpointer beside the writer copied it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_starts_over_under_a_steady_load() {
+    let path = data_dir().join("store.sqlite3");
+    let (store, bus) = open_shared(&path);
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    let publishers: Vec<_> = (0..8)
+        .map(|_| {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                let mut published = 0_i64;
+                while std::time::Instant::now() < until {
+                    let message = BusMessage::new("acme", vec![b'x'; 300]);
+                    bus.publish(Stage::Inbound, vec![message]).await.unwrap();
+                    published += 1;
+                }
+                published
+            })
+        })
+        .collect();
+    let reader = tokio::spawn(async move {
+        let key = StateKey {
+            tenant: TenantId::new("acme").unwrap(),
+            kind: "load".to_owned(),
+            key: "LSO-1".to_owned(),
+        };
+        while std::time::Instant::now() < until {
+            store.load_state(&key).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    });
+    let mut consumer = bus.consumer(Stage::Inbound, quick()).await.unwrap();
+    while std::time::Instant::now() < until {
+        let batch = consumer
+            .next_batch(100, Duration::from_millis(50))
+            .await
+            .unwrap();
+        consumer.ack(&batch).await.unwrap();
+    }
+    let mut transactions = 0;
+    for publisher in publishers {
+        transactions += publisher.await.unwrap();
+    }
+    reader.await.unwrap();
+    // Every publish was a transaction of at least one frame.
+    let frames = wal_frames(&path);
+    assert!(transactions > 100, "only {transactions} publishes in 3 s");
+    assert!(
+        frames < transactions / 2,
+        "{frames} frames in the WAL after {transactions} publishes: it never started over"
+    );
+}

@@ -13,6 +13,7 @@
 //! publishes are one transaction.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use thiserror::Error;
@@ -227,10 +228,22 @@ pub async fn received<T>(answer: Answer<T>) -> Result<T, WriteError> {
     answer.await.map_err(|_| WriteError::Stopped)?
 }
 
+/// How often the writer thread checkpoints the WAL itself, between two transactions.
+///
+/// The checkpointer thread ([`crate::sqlite::open_writer`]) copies the WAL into the
+/// database alongside the writes, but while writes keep coming it never catches up with
+/// the last of them, and SQLite only starts the WAL over once a checkpoint has copied all
+/// of it: under a steady load the WAL grew without end (1.5 GB in 16 s at 1,000 picks/s).
+/// Between two transactions nothing is written, so the writer's own checkpoint (of what
+/// the checkpointer has not copied yet) completes, and the next transaction starts the
+/// WAL over.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// The writer thread: commits whatever is queued in one transaction, again and again,
-/// until every sender is gone.
+/// until every sender is gone; checkpoints every [`CHECKPOINT_EVERY`] while it writes.
 fn run(mut connection: Connection, writes: &Receiver<Box<dyn QueuedWrite>>) {
     let mut sync = Durability::Full;
+    let mut checkpointed = Instant::now();
     while let Ok(first) = writes.recv() {
         let mut batch = vec![first];
         batch.extend(writes.try_iter());
@@ -247,6 +260,16 @@ fn run(mut connection: Connection, writes: &Receiver<Box<dyn QueuedWrite>>) {
             continue;
         }
         commit_batch(&mut connection, batch);
+        if checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            // Passive: it waits for no reader; a checkpoint running on the checkpointer's
+            // connection makes it return at once, and the next one completes.
+            if let Err(error) =
+                connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::warn!(%error, "SQLite writer: checkpoint failed; trying again");
+            }
+            checkpointed = Instant::now();
+        }
     }
     tracing::debug!("SQLite writer stopped: every handle is gone");
 }
