@@ -31,7 +31,9 @@ use transload_core::bus::{
 use uuid::Uuid;
 
 use crate::sqlite::group_commit::{Answer, GroupCommit, WriteError, received};
-use crate::sqlite::{Durability, has_table, is_busy, migrate_component, open_durable, open_writer};
+use crate::sqlite::{
+    Durability, has_table, is_busy, migrate_component, open_durable, open_writer, record_version,
+};
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/embedded_0001.sql")];
 /// The name of the bus's schema in `schema_versions`.
@@ -346,10 +348,10 @@ pub(crate) fn prepare_schema(connection: &mut Connection) -> rusqlite::Result<()
             "ALTER TABLE messages RENAME TO bus_messages;
              ALTER TABLE dead_letters RENAME TO bus_dead_letters;
              DROP INDEX messages_ready;
-             CREATE INDEX bus_messages_ready ON bus_messages (stage, available_at, seq);
-             CREATE TABLE schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
-             INSERT INTO schema_versions (component, version) VALUES ('embedded_bus', 1);",
+             CREATE INDEX bus_messages_ready ON bus_messages (stage, available_at, seq);",
         )?;
+        // The renamed tables are those of the first migration.
+        record_version(&transaction, SCHEMA, 1)?;
         transaction.commit()?;
     }
     migrate_component(connection, SCHEMA, MIGRATIONS)

@@ -194,12 +194,7 @@ pub fn migrate_component(
     component: &str,
     migrations: &[&str],
 ) -> rusqlite::Result<()> {
-    connection.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_versions (
-             component TEXT PRIMARY KEY,
-             version   INTEGER NOT NULL
-         )",
-    )?;
+    connection.execute_batch(SCHEMA_VERSIONS)?;
     let applied: usize = connection
         .query_row(
             "SELECT version FROM schema_versions WHERE component = ?1",
@@ -211,13 +206,34 @@ pub fn migrate_component(
     for (index, sql) in migrations.iter().enumerate().skip(applied) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(sql)?;
-        transaction.execute(
-            "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
-             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-            rusqlite::params![component, index + 1],
-        )?;
+        record_version(&transaction, component, index + 1)?;
         transaction.commit()?;
     }
+    Ok(())
+}
+
+/// The table where [`migrate_component`] tracks each component's version.
+const SCHEMA_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_versions (
+     component TEXT PRIMARY KEY,
+     version   INTEGER NOT NULL
+ )";
+
+/// Records in `schema_versions` that `component` is at `version` (for a migration, or a
+/// schema brought there by other means), in the caller's transaction.
+///
+/// # Errors
+/// When the table cannot be created or written.
+pub fn record_version(
+    connection: &Connection,
+    component: &str,
+    version: usize,
+) -> rusqlite::Result<()> {
+    connection.execute_batch(SCHEMA_VERSIONS)?;
+    connection.execute(
+        "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
+         ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+        rusqlite::params![component, version],
+    )?;
     Ok(())
 }
 

@@ -447,7 +447,8 @@ fn apply(
                 .to_owned(),
         ));
     }
-    let now = micros(Timestamp::now());
+    let at = Timestamp::now();
+    let now = micros(at);
     if let Some(processed) = &unit.processed {
         let inserted = execute_cached(
             transaction,
@@ -574,10 +575,10 @@ fn apply(
         }
         .with_header(REDRIVE_OF_HEADER, dead.message.id.to_string())
         .with_header(DEAD_LETTER_HEADER, redrive.dead_letter_id.to_string());
-        publish(transaction, dead.stage, &message_row(message)?, to_bus)?;
+        publish(transaction, dead.stage, &message_row(message)?, to_bus, at)?;
     }
     for (stage, message) in &json.outbox {
-        publish(transaction, *stage, message, to_bus)?;
+        publish(transaction, *stage, message, to_bus, at)?;
     }
     if let Some(token) = &unit.acknowledges {
         // A delivery whose lease was lost is delivered again, and its processed marker
@@ -610,22 +611,18 @@ fn apply(
     Ok(CommitOutcome::Committed)
 }
 
-/// Publishes `message` on `stage`: enqueued on the embedded bus in the same file
+/// Publishes `message` on `stage` at `at`: enqueued on the embedded bus in the same file
 /// (`to_bus`), or inserted in the outbox.
 fn publish(
     transaction: &Connection,
     stage: Stage,
     message: &MessageRow,
     to_bus: bool,
+    at: Timestamp,
 ) -> Result<(), StoreError> {
     if to_bus {
-        return embedded::enqueue(
-            transaction,
-            stage,
-            message,
-            Timestamp::now().as_millisecond(),
-        )
-        .map_err(store_error);
+        return embedded::enqueue(transaction, stage, message, at.as_millisecond())
+            .map_err(store_error);
     }
     execute_cached(
         transaction,
