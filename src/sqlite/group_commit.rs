@@ -260,18 +260,33 @@ fn run(mut connection: Connection, writes: &Receiver<Box<dyn QueuedWrite>>) {
             continue;
         }
         commit_batch(&mut connection, batch);
-        if checkpointed.elapsed() >= CHECKPOINT_EVERY {
-            // Passive: it waits for no reader; a checkpoint running on the checkpointer's
-            // connection makes it return at once, and the next one completes.
-            if let Err(error) =
-                connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            {
-                tracing::warn!(%error, "SQLite writer: checkpoint failed; trying again");
-            }
+        if checkpointed.elapsed() >= CHECKPOINT_EVERY && checkpoint_all(&connection) {
             checkpointed = Instant::now();
         }
     }
     tracing::debug!("SQLite writer stopped: every handle is gone");
+}
+
+/// Checkpoints the whole WAL, passively: `false` when part of it is left (a checkpoint
+/// running on the checkpointer's connection makes it return at once), and the writer
+/// tries again after its next transaction.
+fn checkpoint_all(connection: &Connection) -> bool {
+    // (busy, frames in the WAL, frames checkpointed)
+    let checkpoint = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+        ))
+    });
+    match checkpoint {
+        Ok((busy, frames, copied)) => busy == 0 && frames == copied,
+        Err(error) if is_busy(&error) => false,
+        Err(error) => {
+            tracing::warn!(%error, "SQLite writer: checkpoint failed; trying again");
+            false
+        }
+    }
 }
 
 fn commit_batch(connection: &mut Connection, mut batch: Vec<Box<dyn QueuedWrite>>) {

@@ -76,8 +76,9 @@ pub const WRITE_SAVEPOINT: Savepoint = Savepoint {
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
 
-/// How often [`spawn_checkpointer`] checkpoints.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How often [`spawn_checkpointer`] checkpoints: often enough that the writer's own
+/// checkpoint ([`group_commit`]) finds little left to copy.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Opens the write connection of the database at `path` ([`open_durable`]) without
 /// automatic checkpoints, and starts [`spawn_checkpointer`] for it, which runs as long
@@ -96,7 +97,7 @@ pub fn open_writer<T: ?Sized + Send + Sync + 'static>(
 }
 
 /// Checkpoints the WAL of the database at `path` (passively: it neither waits for nor
-/// blocks readers and writers) every second on a thread of its own, as long as `alive`
+/// blocks readers and writers) every 100 ms on a thread of its own, as long as `alive`
 /// can be upgraded. A checkpoint copies the WAL into the database file and fsyncs it;
 /// left to SQLite it runs inside a commit every 1,000 pages, and that commit (and every
 /// caller waiting for it) waits tens to hundreds of milliseconds. Under a steady load it
