@@ -183,8 +183,9 @@ async fn many_concurrent_publishers_share_commits_and_lose_nothing() {
     assert_eq!(bus.depth(Stage::Inbound).unwrap(), 400);
 }
 
-/// While its caller handles a batch, a consumer leases the next one, as far as its
-/// prefetch window allows; the next call hands that batch out without waiting.
+/// Once its caller has handled a batch, a consumer leases the next one while the batch is
+/// committed, as far as its prefetch window allows; the next call hands that batch out
+/// without waiting.
 #[tokio::test]
 async fn a_consumer_leases_its_next_batch_ahead_within_its_prefetch_window() {
     let bus = open(20);
@@ -205,6 +206,7 @@ async fn a_consumer_leases_its_next_batch_ahead_within_its_prefetch_window() {
     let mut ahead = bus.consumer(Stage::Inbound, window.clone()).await.unwrap();
     let first = ahead.next_batch(4, Duration::from_secs(1)).await.unwrap();
     assert_eq!(bodies(&first), vec![0, 1, 2, 3]);
+    ahead.lease_ahead();
 
     // The lease ahead went to the writer before this consumer's: it took 4 and 5, the
     // rest of the window, and nothing beyond.

@@ -261,6 +261,12 @@ pub trait Consumer: Send + 'static {
         false
     }
 
+    /// Tells the consumer that its caller has handled the batch it holds and is about to
+    /// commit it: a consumer that leases its next batch ahead asks for it now, so that
+    /// the lease takes what came while the batch was handled and is ready by the time the
+    /// commit is. Nothing by default.
+    fn lease_ahead(&mut self) {}
+
     /// Records that `count` deliveries were acknowledged by commits
     /// ([`Consumer::acknowledges_in_commit`]); they are settled.
     fn acknowledged_in_commit(&mut self, count: usize) {

@@ -477,6 +477,7 @@ impl Bus for EmbeddedBus {
             stage,
             options,
             unsettled: 0,
+            last_batch: 0,
             ahead: None,
             leased_ahead: Vec::new(),
         })
@@ -485,11 +486,14 @@ impl Bus for EmbeddedBus {
 
 /// Reads one stage of the embedded bus.
 ///
-/// Like a RabbitMQ consumer with a prefetch window, it asks for the next batch as soon as
-/// it hands one out, when the window leaves room: up to `prefetch` deliveries are leased
-/// and not yet settled (acknowledged, retried, deferred or rejected). The next call of
-/// [`Consumer::next_batch`] then finds its batch leased already, instead of waiting for
-/// the writer while the stage idles. A consumer dropped with a batch leased ahead leaves
+/// Like a RabbitMQ consumer with a prefetch window, it asks for the next batch while its
+/// caller still holds one, when told that the batch is handled
+/// ([`Consumer::lease_ahead`]) and the window leaves room: up to `prefetch` deliveries are
+/// leased and not yet settled (acknowledged, retried, deferred or rejected). The next
+/// call of [`Consumer::next_batch`] then finds its batch leased already, instead of
+/// waiting for the writer while the stage idles. (Asked for when the batch is handed
+/// out, the lease would miss what comes while it is handled, and that would wait a
+/// batch longer.) A consumer dropped with a batch leased ahead leaves
 /// it to come back after the visibility timeout, as any unsettled delivery.
 #[derive(Debug)]
 pub struct EmbeddedConsumer {
@@ -498,6 +502,8 @@ pub struct EmbeddedConsumer {
     options: ConsumerOptions,
     /// Deliveries handed out and not settled yet.
     unsettled: usize,
+    /// The size of batch the last call of [`Consumer::next_batch`] asked for.
+    last_batch: usize,
     /// The lease asked of the writer ahead of the next call, if any.
     ahead: Option<LeaseAnswer>,
     /// Deliveries leased ahead and not handed out yet (when a call asks for fewer).
@@ -515,18 +521,10 @@ impl EmbeddedConsumer {
             })
     }
 
-    /// Counts `batch` as unsettled and, when the window still has room, asks the writer
-    /// for the next batch (of up to `max`) now, to be collected by the next call. Only
-    /// these leases ahead are held to the window: a consumer whose count went wrong (a
-    /// delivery dropped unsettled) reads as it did without them, never less.
+    /// Counts `batch`, handed out for a call that asked for `max`, as unsettled.
     fn hand_out(&mut self, batch: Vec<Delivery>, max: usize) -> Vec<Delivery> {
         self.unsettled = self.unsettled.saturating_add(batch.len());
-        let held = self.unsettled.saturating_add(self.leased_ahead.len());
-        let room = usize::from(self.options.prefetch).saturating_sub(held);
-        if room > 0 && self.ahead.is_none() {
-            // A writer that has stopped answers the next call with its error.
-            self.ahead = self.lease(room.min(max)).ok();
-        }
+        self.last_batch = max;
         batch
     }
 
@@ -656,6 +654,19 @@ impl Consumer for EmbeddedConsumer {
 
     fn acknowledged_in_commit(&mut self, count: usize) {
         self.settled(count);
+    }
+
+    /// When the window still has room, asks the writer for the next batch (as large as
+    /// the last call asked for) now, to be collected by the next call. Only these leases
+    /// ahead are held to the window: a consumer whose count went wrong (a delivery
+    /// dropped unsettled) reads as it did without them, never less.
+    fn lease_ahead(&mut self) {
+        let held = self.unsettled.saturating_add(self.leased_ahead.len());
+        let room = usize::from(self.options.prefetch).saturating_sub(held);
+        if room > 0 && self.last_batch > 0 && self.ahead.is_none() {
+            // A writer that has stopped answers the next call with its error.
+            self.ahead = self.lease(room.min(self.last_batch)).ok();
+        }
     }
 
     async fn reject(&mut self, delivery: &Delivery, reason: &str) -> Result<(), BusError> {

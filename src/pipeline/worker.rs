@@ -224,12 +224,35 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             metrics::received(&self.options.name, partner.as_deref());
         }
         let mut wrote_outbox = false;
+        // Each path asks the consumer for its next batch once this one is handled, as its
+        // commit goes to the store: the lease then catches what came meanwhile.
         let verdicts = if self.options.concurrency > 1 && deliveries.len() > 1 {
-            self.process_together(&deliveries, &mut wrote_outbox).await
-        } else if let Some(pending) = &self.pending {
-            self.process_chained(&deliveries, pending, &mut wrote_outbox)
-                .await
+            let batch = self.handle_together(&deliveries).await;
+            self.consumer.lease_ahead();
+            let outcomes = self.store.commit_all(batch.units).await;
+            self.settle(
+                &deliveries,
+                batch.verdicts,
+                batch.committing,
+                outcomes,
+                &mut wrote_outbox,
+            )
+            .await
+        } else if let Some(pending) = self.pending.clone() {
+            let batch = self.handle_chained(&deliveries, &pending).await;
+            self.consumer.lease_ahead();
+            let outcomes = self.store.commit_chain(batch.units).await;
+            pending.clear();
+            self.settle(
+                &deliveries,
+                batch.verdicts,
+                batch.committing,
+                outcomes,
+                &mut wrote_outbox,
+            )
+            .await
         } else {
+            self.consumer.lease_ahead();
             let mut verdicts = Vec::with_capacity(deliveries.len());
             for delivery in &deliveries {
                 verdicts.push(self.process(delivery, &mut wrote_outbox).await);
@@ -331,36 +354,21 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
     }
 
     /// Handles the messages of a batch concurrently (one lane per value of the
-    /// `ordered_by` header), then commits their units together in the order they came.
-    async fn process_together(
-        &self,
-        deliveries: &[Delivery],
-        wrote_outbox: &mut bool,
-    ) -> Vec<Verdict> {
+    /// `ordered_by` header); their units are committed together after, in the order the
+    /// messages came.
+    async fn handle_together(&self, deliveries: &[Delivery]) -> BatchUnits {
         let handled = self.handle_concurrently(deliveries).await;
         let mut batch = BatchUnits::with_capacity(deliveries.len());
         for (delivery, result) in deliveries.iter().zip(handled) {
             batch.push(self.with_marker(delivery, result));
         }
-        let outcomes = self.store.commit_all(batch.units).await;
-        self.settle(
-            deliveries,
-            batch.verdicts,
-            batch.committing,
-            outcomes,
-            wrote_outbox,
-        )
-        .await
+        batch
     }
 
     /// Handles the messages of a batch one after another, each reading the state the
-    /// ones before it wrote (in `pending`), then commits their units as a chain.
-    async fn process_chained(
-        &self,
-        deliveries: &[Delivery],
-        pending: &PendingState,
-        wrote_outbox: &mut bool,
-    ) -> Vec<Verdict> {
+    /// ones before it wrote (recorded in `pending`); their units are committed as a chain
+    /// after.
+    async fn handle_chained(&self, deliveries: &[Delivery], pending: &PendingState) -> BatchUnits {
         pending.clear();
         let mut batch = BatchUnits::with_capacity(deliveries.len());
         for delivery in deliveries {
@@ -381,16 +389,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             }
             batch.push(self.with_marker(delivery, result));
         }
-        let outcomes = self.store.commit_chain(batch.units).await;
-        pending.clear();
-        self.settle(
-            deliveries,
-            batch.verdicts,
-            batch.committing,
-            outcomes,
-            wrote_outbox,
-        )
-        .await
+        batch
     }
 
     /// The verdicts of a batch once its units' outcomes are known.
