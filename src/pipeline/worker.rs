@@ -224,8 +224,9 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             metrics::received(&self.options.name, partner.as_deref());
         }
         let mut wrote_outbox = false;
-        // Each path asks the consumer for its next batch once this one is handled, as its
-        // commit goes to the store: the lease then catches what came meanwhile.
+        // The consumer is asked for the next batch once this one is handled, as its commit
+        // goes to the store, so that the lease takes what came meanwhile; where each
+        // message is committed as it is handled, at the start.
         let verdicts = if self.options.concurrency > 1 && deliveries.len() > 1 {
             let batch = self.handle_together(&deliveries).await;
             self.consumer.lease_ahead();

@@ -268,8 +268,9 @@ fn run(mut connection: Connection, writes: &Receiver<Box<dyn QueuedWrite>>) {
 }
 
 /// Checkpoints the whole WAL, passively: `false` when part of it is left (a checkpoint
-/// running on the checkpointer's connection makes it return at once), and the writer
-/// tries again after its next transaction.
+/// running on the checkpointer's connection makes it return at once, a reader may hold
+/// frames back), and the writer tries again after its next transaction. A failure is
+/// logged and tried again [`CHECKPOINT_EVERY`] later, not after every transaction.
 fn checkpoint_all(connection: &Connection) -> bool {
     // (busy, frames in the WAL, frames checkpointed)
     let checkpoint = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
@@ -284,7 +285,7 @@ fn checkpoint_all(connection: &Connection) -> bool {
         Err(error) if is_busy(&error) => false,
         Err(error) => {
             tracing::warn!(%error, "SQLite writer: checkpoint failed; trying again");
-            false
+            true
         }
     }
 }
