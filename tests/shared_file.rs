@@ -174,6 +174,62 @@ async fn a_committed_unit_acknowledges_its_delivery() {
     assert_eq!(bodies(&again), vec!["second"]);
 }
 
+/// A unit that consumes its delivery needs no processed marker (its message is gone once
+/// it is committed), and one whose lease was lost (the message came again to another
+/// consumer) writes nothing: the other delivery's unit is the one committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_whose_lease_was_lost_writes_nothing() {
+    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    bus.publish(
+        Stage::Inbound,
+        vec![BusMessage::new("acme", b"pick".to_vec())],
+    )
+    .await
+    .unwrap();
+    let short = ConsumerOptions {
+        prefetch: 10,
+        visibility_timeout: Duration::from_millis(200),
+    };
+    let mut slow = bus.consumer(Stage::Inbound, short.clone()).await.unwrap();
+    let first = slow
+        .next_batch(1, Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut other = bus.consumer(Stage::Inbound, short).await.unwrap();
+    let again = other
+        .next_batch(1, Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "the lease ran out: the message comes again");
+
+    let mut late = publishing("translate", first[0].message.id, "late");
+    late.acknowledges = Some(first[0].token);
+    assert_eq!(
+        store.commit(late).await.unwrap(),
+        CommitOutcome::AlreadyProcessed
+    );
+    let mut current = publishing("translate", again[0].message.id, "current");
+    current.acknowledges = Some(again[0].token);
+    assert_eq!(
+        store.commit(current).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
+    assert_eq!(
+        bodies(&take_all(&bus, Stage::Events).await),
+        vec!["current"]
+    );
+    assert!(
+        !store
+            .is_processed("translate", first[0].message.id)
+            .await
+            .unwrap(),
+        "no marker: the message is gone with the commit"
+    );
+}
+
 /// What a unit publishes is part of the unit: a unit that is not committed (a message
 /// processed before, a state conflict) enqueues nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

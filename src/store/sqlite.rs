@@ -11,8 +11,8 @@ use transload_core::bus::{BusMessage, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
     AuditEntry, CommitOutcome, DEAD_LETTER_HEADER, DeadLetter, DeadLetterFilter, OutboxRecord,
-    REDRIVE_OF_HEADER, RawMessage, StateDocument, StateKey, StateRecord, Store, StoreError,
-    UnitOfWork,
+    Processed, REDRIVE_OF_HEADER, RawMessage, StateDocument, StateKey, StateRecord, Store,
+    StoreError, UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -246,6 +246,19 @@ pub(crate) fn store_error_ref(error: &rusqlite::Error) -> StoreError {
     }
 }
 
+/// Whether the consumer of `processed` recorded its message as processed.
+fn is_marked(connection: &Connection, processed: &Processed) -> Result<bool, StoreError> {
+    connection
+        .prepare_cached("SELECT 1 FROM processed WHERE consumer = ?1 AND message_id = ?2")
+        .and_then(|mut statement| {
+            statement.exists(params![
+                processed.consumer,
+                processed.message_id.to_string()
+            ])
+        })
+        .map_err(store_error)
+}
+
 /// For writes whose changes are kept when they succeed.
 fn keep_all<T>(result: &Result<T, StoreError>) -> bool {
     result.is_ok()
@@ -449,7 +462,25 @@ fn apply(
     }
     let at = Timestamp::now();
     let now = micros(at);
-    if let Some(processed) = &unit.processed {
+    if let Some(token) = &unit.acknowledges {
+        // The unit consumes its delivery: once committed, the message is gone and never
+        // comes again, so it needs no processed marker. A delivery whose lease was lost
+        // has come again to a consumer that processes it instead: this one does nothing.
+        let stale =
+            embedded::acknowledge(transaction, std::slice::from_ref(token)).map_err(|error| {
+                StoreError::Other(format!("cannot acknowledge the delivery: {error}"))
+            })?;
+        if stale > 0 {
+            return Ok(CommitOutcome::AlreadyProcessed);
+        }
+        // A marker may be there from before the bus was in this file (a message moved
+        // from the outbox or an earlier bus file).
+        if let Some(processed) = &unit.processed
+            && is_marked(transaction, processed)?
+        {
+            return Ok(CommitOutcome::AlreadyProcessed);
+        }
+    } else if let Some(processed) = &unit.processed {
         let inserted = execute_cached(
             transaction,
             "INSERT OR IGNORE INTO processed (consumer, message_id, processed_at) VALUES (?1, ?2, ?3)",
@@ -579,13 +610,6 @@ fn apply(
     }
     for (stage, message) in &json.outbox {
         publish(transaction, *stage, message, to_bus, at)?;
-    }
-    if let Some(token) = &unit.acknowledges {
-        // A delivery whose lease was lost is delivered again, and its processed marker
-        // (committed here) makes that a duplicate.
-        embedded::acknowledge(transaction, std::slice::from_ref(token)).map_err(|error| {
-            StoreError::Other(format!("cannot acknowledge the delivery: {error}"))
-        })?;
     }
     for dead in &unit.dead_letters {
         execute_cached(
