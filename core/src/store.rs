@@ -224,7 +224,9 @@ pub struct Redrive {
 /// Everything one step of the pipeline writes, committed atomically.
 #[derive(Debug, Clone, Default)]
 pub struct UnitOfWork {
-    /// The input this step consumed; a second commit for it is refused.
+    /// The input this step consumed; a second commit for it is refused. (A store that
+    /// holds the bus may record no marker for a unit that [`UnitOfWork::acknowledges`]
+    /// its delivery: that commit removes the message, which cannot come again.)
     pub processed: Option<Processed>,
     /// A raw message received (with its dedupe key).
     pub raw: Option<RawMessage>,
