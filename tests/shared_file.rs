@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
+use transload::backends::open_backends;
 use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions, import_file};
+use transload::config::Config;
 use transload::pipeline::{Handler, HandlerError, RetryPolicy, StageWorker, WorkerOptions};
 use transload::store::sqlite::SqliteStore;
 use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Delivery, Stage};
@@ -130,6 +132,59 @@ async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
     let forwarded = take_all(&bus, Stage::Events).await;
     let expected: Vec<String> = (0..25).map(|n| format!("PICK {n}")).collect();
     assert_eq!(bodies(&forwarded), expected);
+}
+
+/// The hub's own bus and store (as `transload run` opens them on the embedded default)
+/// acknowledge a stage's deliveries in its commits: no separate acknowledgement, no
+/// processed marker, nothing left on the stage's queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hubs_backends_acknowledge_in_the_commit() {
+    let dir = data_dir();
+    std::fs::write(
+        dir.join("transload.toml"),
+        "data_dir = \"data\"\nbus = \"embedded\"\nstore = \"sqlite\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let config = Config::load(&dir.join("transload.toml")).unwrap();
+    let (bus, store) = open_backends(&config).await.unwrap();
+    let probe = bus.consumer(Stage::Inbound, quick()).await.unwrap();
+    assert!(probe.acknowledges_in_commit());
+    drop(probe);
+    let options = WorkerOptions {
+        name: "translate".to_owned(),
+        stage: Stage::Inbound,
+        batch: 10,
+        batch_wait: Duration::from_millis(200),
+        consumer: quick(),
+        retry: RetryPolicy::default(),
+        concurrency: 4,
+        ordered_by: None,
+    };
+    let mut worker = StageWorker::new(&bus, store.clone(), Forward, options, None)
+        .await
+        .unwrap();
+    let messages: Vec<BusMessage> = (0..25)
+        .map(|n| BusMessage::new("acme", format!("pick {n}").into_bytes()))
+        .collect();
+    let ids: Vec<Uuid> = messages.iter().map(|message| message.id).collect();
+    bus.publish(Stage::Inbound, messages).await.unwrap();
+    let mut committed = 0;
+    while committed < 25 {
+        let report = worker.run_once().await.unwrap();
+        assert_eq!(report.retried + report.dead_lettered, 0);
+        committed += report.committed;
+    }
+    for id in ids {
+        assert!(!store.is_processed("translate", id).await.unwrap());
+    }
+    let mut inbound = bus.consumer(Stage::Inbound, quick()).await.unwrap();
+    assert!(
+        inbound
+            .next_batch(100, Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// On the bus in the store's file, a unit acknowledges the delivery it consumes in its

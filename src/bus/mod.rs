@@ -124,4 +124,25 @@ impl Consumer for AnyConsumer {
             AnyConsumer::Amqp(consumer) => consumer.reject(delivery, reason).await,
         }
     }
+
+    fn acknowledges_in_commit(&self) -> bool {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.acknowledges_in_commit(),
+            AnyConsumer::Amqp(consumer) => consumer.acknowledges_in_commit(),
+        }
+    }
+
+    fn lease_ahead(&mut self) {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.lease_ahead(),
+            AnyConsumer::Amqp(consumer) => consumer.lease_ahead(),
+        }
+    }
+
+    fn acknowledged_in_commit(&mut self, count: usize) {
+        match self {
+            AnyConsumer::Embedded(consumer) => consumer.acknowledged_in_commit(count),
+            AnyConsumer::Amqp(consumer) => consumer.acknowledged_in_commit(count),
+        }
+    }
 }
