@@ -97,13 +97,9 @@ impl Handler for Forward {
     }
 }
 
-/// A stage worker's commit puts its messages on the next stage's queue itself: nothing
-/// waits in the outbox, and no relay runs, yet the next stage gets every message once,
-/// in order, and the stage's own queue is empty once it acknowledged.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
-    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
-    assert!(store.publishes_to_bus());
+/// Publishes `count` picks on `inbound` and runs a translate worker ([`Forward`]) on
+/// `bus` and `store` until it committed them all; their ids.
+async fn forward_picks<B: Bus, S: Store>(bus: &B, store: S, count: usize) -> Vec<Uuid> {
     let options = WorkerOptions {
         name: "translate".to_owned(),
         stage: Stage::Inbound,
@@ -114,19 +110,31 @@ async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
         concurrency: 4,
         ordered_by: None,
     };
-    let mut worker = StageWorker::new(&bus, store.clone(), Forward, options, None)
+    let mut worker = StageWorker::new(bus, store, Forward, options, None)
         .await
         .unwrap();
-    let messages: Vec<BusMessage> = (0..25)
+    let messages: Vec<BusMessage> = (0..count)
         .map(|n| BusMessage::new("acme", format!("pick {n}").into_bytes()))
         .collect();
+    let ids = messages.iter().map(|message| message.id).collect();
     bus.publish(Stage::Inbound, messages).await.unwrap();
     let mut committed = 0;
-    while committed < 25 {
+    while committed < count {
         let report = worker.run_once().await.unwrap();
         assert_eq!(report.retried + report.dead_lettered, 0);
         committed += report.committed;
     }
+    ids
+}
+
+/// A stage worker's commit puts its messages on the next stage's queue itself: nothing
+/// waits in the outbox, and no relay runs, yet the next stage gets every message once,
+/// in order, and the stage's own queue is empty once it acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
+    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    assert!(store.publishes_to_bus());
+    forward_picks(&bus, store.clone(), 25).await;
     assert!(store.pending_outbox(100).await.unwrap().is_empty());
     assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
     let forwarded = take_all(&bus, Stage::Events).await;
@@ -150,30 +158,7 @@ async fn the_hubs_backends_acknowledge_in_the_commit() {
     let probe = bus.consumer(Stage::Inbound, quick()).await.unwrap();
     assert!(probe.acknowledges_in_commit());
     drop(probe);
-    let options = WorkerOptions {
-        name: "translate".to_owned(),
-        stage: Stage::Inbound,
-        batch: 10,
-        batch_wait: Duration::from_millis(200),
-        consumer: quick(),
-        retry: RetryPolicy::default(),
-        concurrency: 4,
-        ordered_by: None,
-    };
-    let mut worker = StageWorker::new(&bus, store.clone(), Forward, options, None)
-        .await
-        .unwrap();
-    let messages: Vec<BusMessage> = (0..25)
-        .map(|n| BusMessage::new("acme", format!("pick {n}").into_bytes()))
-        .collect();
-    let ids: Vec<Uuid> = messages.iter().map(|message| message.id).collect();
-    bus.publish(Stage::Inbound, messages).await.unwrap();
-    let mut committed = 0;
-    while committed < 25 {
-        let report = worker.run_once().await.unwrap();
-        assert_eq!(report.retried + report.dead_lettered, 0);
-        committed += report.committed;
-    }
+    let ids = forward_picks(&bus, store.clone(), 25).await;
     for id in ids {
         assert!(!store.is_processed("translate", id).await.unwrap());
     }

@@ -227,38 +227,45 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
         // The consumer is asked for the next batch once this one is handled, as its commit
         // goes to the store, so that the lease takes what came meanwhile; where each
         // message is committed as it is handled, at the start.
-        let verdicts = if self.options.concurrency > 1 && deliveries.len() > 1 {
-            let batch = self.handle_together(&deliveries).await;
+        let handled = if self.options.concurrency > 1 && deliveries.len() > 1 {
+            let mut batch = self.handle_together(&deliveries).await;
             self.consumer.lease_ahead();
-            let outcomes = self.store.commit_all(batch.units).await;
-            self.settle(
-                &deliveries,
-                batch.verdicts,
-                batch.committing,
-                outcomes,
-                &mut wrote_outbox,
-            )
-            .await
+            let outcomes = self
+                .store
+                .commit_all(std::mem::take(&mut batch.units))
+                .await;
+            Some((batch, outcomes))
         } else if let Some(pending) = self.pending.clone() {
-            let batch = self.handle_chained(&deliveries, &pending).await;
+            let mut batch = self.handle_chained(&deliveries, &pending).await;
             self.consumer.lease_ahead();
-            let outcomes = self.store.commit_chain(batch.units).await;
+            let outcomes = self
+                .store
+                .commit_chain(std::mem::take(&mut batch.units))
+                .await;
             pending.clear();
-            self.settle(
-                &deliveries,
-                batch.verdicts,
-                batch.committing,
-                outcomes,
-                &mut wrote_outbox,
-            )
-            .await
+            Some((batch, outcomes))
         } else {
-            self.consumer.lease_ahead();
-            let mut verdicts = Vec::with_capacity(deliveries.len());
-            for delivery in &deliveries {
-                verdicts.push(self.process(delivery, &mut wrote_outbox).await);
+            None
+        };
+        let verdicts = match handled {
+            Some((batch, outcomes)) => {
+                self.settle(
+                    &deliveries,
+                    batch.verdicts,
+                    batch.committing,
+                    outcomes,
+                    &mut wrote_outbox,
+                )
+                .await
             }
-            verdicts
+            None => {
+                self.consumer.lease_ahead();
+                let mut verdicts = Vec::with_capacity(deliveries.len());
+                for delivery in &deliveries {
+                    verdicts.push(self.process(delivery, &mut wrote_outbox).await);
+                }
+                verdicts
+            }
         };
         let mut report = BatchReport::default();
         let mut done = Vec::with_capacity(deliveries.len());

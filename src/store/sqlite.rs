@@ -11,8 +11,8 @@ use transload_core::bus::{BusMessage, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
     AuditEntry, CommitOutcome, DEAD_LETTER_HEADER, DeadLetter, DeadLetterFilter, OutboxRecord,
-    Processed, REDRIVE_OF_HEADER, RawMessage, StateDocument, StateKey, StateRecord, Store,
-    StoreError, UnitOfWork,
+    REDRIVE_OF_HEADER, RawMessage, StateDocument, StateKey, StateRecord, Store, StoreError,
+    UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -246,16 +246,15 @@ pub(crate) fn store_error_ref(error: &rusqlite::Error) -> StoreError {
     }
 }
 
-/// Whether the consumer of `processed` recorded its message as processed.
-fn is_marked(connection: &Connection, processed: &Processed) -> Result<bool, StoreError> {
+/// Whether `consumer` recorded `message_id` as processed.
+fn is_marked(
+    connection: &Connection,
+    consumer: &str,
+    message_id: Uuid,
+) -> Result<bool, StoreError> {
     connection
         .prepare_cached("SELECT 1 FROM processed WHERE consumer = ?1 AND message_id = ?2")
-        .and_then(|mut statement| {
-            statement.exists(params![
-                processed.consumer,
-                processed.message_id.to_string()
-            ])
-        })
+        .and_then(|mut statement| statement.exists(params![consumer, message_id.to_string()]))
         .map_err(store_error)
 }
 
@@ -476,7 +475,7 @@ fn apply(
         // A marker may be there from before the bus was in this file (a message moved
         // from the outbox or an earlier bus file).
         if let Some(processed) = &unit.processed
-            && is_marked(transaction, processed)?
+            && is_marked(transaction, &processed.consumer, processed.message_id)?
         {
             return Ok(CommitOutcome::AlreadyProcessed);
         }
@@ -888,17 +887,7 @@ impl Store for SqliteStore {
     }
 
     async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {
-        self.point_read(|connection| {
-            connection
-                .query_row(
-                    "SELECT 1 FROM processed WHERE consumer = ?1 AND message_id = ?2",
-                    params![consumer, message_id.to_string()],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map(|found| found.is_some())
-                .map_err(store_error)
-        })
+        self.point_read(|connection| is_marked(connection, consumer, message_id))
     }
 
     async fn next_control_number(
