@@ -312,3 +312,161 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_the_others() 
         .unwrap();
     assert_eq!(reason, "delivery limit reached");
 }
+
+/// `(attempts, leased)` of each message of `stage` in the bus's file, in publish order.
+fn rows_in_file(bus: &EmbeddedBus, stage: Stage) -> Vec<(u32, bool)> {
+    let connection = rusqlite::Connection::open(bus.path()).unwrap();
+    let mut statement = connection
+        .prepare(
+            "SELECT attempts, lease IS NOT NULL FROM bus_messages WHERE stage = ?1 ORDER BY seq",
+        )
+        .unwrap();
+    statement
+        .query_map([stage.name()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A consumer that has caught up (its last lease found nothing more) is handed what is
+/// published on its stage in the publishing transaction, as far as its window allows: in
+/// the file those messages are leased to it, one delivery counted, before it asks; the
+/// rest waits in the file, unleased, and comes in order after the handed ones.
+#[tokio::test]
+async fn a_caught_up_consumer_is_handed_what_is_published_within_its_window() {
+    let bus = open(20);
+    let window = ConsumerOptions {
+        prefetch: 3,
+        visibility_timeout: Duration::from_secs(30),
+    };
+    let mut consumer = bus.consumer(Stage::Events, window).await.unwrap();
+    assert!(
+        consumer
+            .next_batch(10, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let messages: Vec<BusMessage> = (0..5u8)
+        .map(|index| BusMessage::new("acme.pick", vec![index]))
+        .collect();
+    bus.publish(Stage::Events, messages).await.unwrap();
+    assert_eq!(
+        rows_in_file(&bus, Stage::Events),
+        vec![(1, true), (1, true), (1, true), (0, false), (0, false)],
+        "the first three are leased to the consumer by the publish itself"
+    );
+
+    let handed = consumer.next_batch(10, Duration::ZERO).await.unwrap();
+    assert_eq!(
+        handed
+            .iter()
+            .map(|delivery| (delivery.message.body[0], delivery.attempt))
+            .collect::<Vec<_>>(),
+        vec![(0, 1), (1, 1), (2, 1)]
+    );
+    consumer.ack(&handed).await.unwrap();
+    let mut rest = Vec::new();
+    while rest.len() < 2 {
+        let batch = consumer
+            .next_batch(10, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(!batch.is_empty(), "the rest comes from the file");
+        consumer.ack(&batch).await.unwrap();
+        rest.extend(batch.iter().map(|delivery| delivery.message.body[0]));
+    }
+    assert_eq!(rest, vec![3, 4]);
+    assert_eq!(bus.depth(Stage::Events).unwrap(), 0);
+}
+
+/// Messages waiting in the file are not overtaken: a consumer that has not caught up
+/// with them is handed nothing, and takes everything in publish order.
+#[tokio::test]
+async fn nothing_is_handed_over_ahead_of_messages_waiting_in_the_file() {
+    let bus = open(20);
+    let batch = |from: u8| -> Vec<BusMessage> {
+        (from..from + 4)
+            .map(|index| BusMessage::new("acme.pick", vec![index]))
+            .collect()
+    };
+    bus.publish(Stage::Inbound, batch(0)).await.unwrap();
+    let mut consumer = bus.consumer(Stage::Inbound, quick()).await.unwrap();
+    bus.publish(Stage::Inbound, batch(4)).await.unwrap();
+    assert!(
+        rows_in_file(&bus, Stage::Inbound)
+            .iter()
+            .all(|(attempts, leased)| *attempts == 0 && !leased),
+        "nothing is handed to a consumer that has not leased what waits"
+    );
+    let mut order = Vec::new();
+    while order.len() < 8 {
+        let got = consumer
+            .next_batch(3, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(!got.is_empty());
+        consumer.ack(&got).await.unwrap();
+        order.extend(got.iter().map(|delivery| delivery.message.body[0]));
+        // Published meanwhile, once the consumer may have caught up: still in order.
+        if order.len() == 3 {
+            bus.publish(Stage::Inbound, batch(8)).await.unwrap();
+        }
+    }
+    while order.len() < 12 {
+        let got = consumer
+            .next_batch(3, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(!got.is_empty());
+        consumer.ack(&got).await.unwrap();
+        order.extend(got.iter().map(|delivery| delivery.message.body[0]));
+    }
+    assert_eq!(order, (0..12).collect::<Vec<u8>>());
+}
+
+/// A consumer dropped gives back at once what was handed to it and not handed out: another
+/// consumer (here of a second handle on the file, as another process) takes it without
+/// waiting for the visibility timeout, as a first delivery.
+#[tokio::test]
+async fn a_dropped_consumer_gives_back_what_it_was_handed() {
+    let bus = open(20);
+    let window = ConsumerOptions {
+        prefetch: 10,
+        visibility_timeout: Duration::from_secs(60),
+    };
+    let mut consumer = bus.consumer(Stage::Outbound, window.clone()).await.unwrap();
+    assert!(
+        consumer
+            .next_batch(10, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    bus.publish(
+        Stage::Outbound,
+        vec![
+            BusMessage::new("odfl", b"a".to_vec()),
+            BusMessage::new("odfl", b"b".to_vec()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows_in_file(&bus, Stage::Outbound), vec![(1, true); 2]);
+    drop(consumer);
+
+    let other = EmbeddedBus::open(bus.path(), EmbeddedBusOptions::default()).unwrap();
+    let mut next = other.consumer(Stage::Outbound, window).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let batch = next.next_batch(10, Duration::from_secs(2)).await.unwrap();
+        assert!(
+            !batch.is_empty(),
+            "given back, not held for the visibility timeout"
+        );
+        got.extend(batch);
+    }
+    assert!(got.iter().all(|delivery| delivery.attempt == 1));
+    next.ack(&got).await.unwrap();
+    assert_eq!(bus.depth(Stage::Outbound).unwrap(), 0);
+}

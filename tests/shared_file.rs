@@ -532,3 +532,92 @@ async fn the_wal_starts_over_under_a_steady_load() {
         "{frames} frames in the WAL after {transactions} publishes: it never started over"
     );
 }
+
+/// `(body, attempts, leased)` of each message of `stage` in the file at `path`.
+fn rows_in_file(path: &Path, stage: Stage) -> Vec<(String, u32, bool)> {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    let mut statement = connection
+        .prepare(
+            "SELECT body, attempts, lease IS NOT NULL FROM bus_messages WHERE stage = ?1 ORDER BY seq",
+        )
+        .unwrap();
+    statement
+        .query_map([stage.name()], |row| {
+            Ok((
+                String::from_utf8_lossy(&row.get::<_, Vec<u8>>(0)?).into_owned(),
+                row.get(1)?,
+                row.get(2)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A committed unit hands its messages to a caught-up consumer of their stage in this
+/// process (leased to it in the same transaction); a unit that fails after enqueuing
+/// (here: a dead letter whose id is taken) hands nothing and gives back the place it had
+/// reserved in the consumer's window, in `commit` as in `commit_all`.
+#[tokio::test]
+async fn a_unit_rolled_back_hands_nothing_and_keeps_no_place_in_the_window() {
+    let path = data_dir().join("store.sqlite3");
+    let (store, bus) = open_shared(&path);
+    let window = ConsumerOptions {
+        prefetch: 1,
+        visibility_timeout: Duration::from_secs(30),
+    };
+    let mut consumer = bus.consumer(Stage::Events, window).await.unwrap();
+    assert!(
+        consumer
+            .next_batch(10, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let dead = DeadLetter {
+        id: Uuid::now_v7(),
+        stage: Stage::Inbound,
+        tenant: None,
+        partner: None,
+        reason: "unreadable".to_owned(),
+        attempts: 1,
+        message: BusMessage::new("acme", b"?".to_vec()),
+        failed_at: Timestamp::now(),
+        redriven: None,
+    };
+    let failing = |body: &str| UnitOfWork {
+        dead_letters: vec![dead.clone()],
+        ..publishing("translate", Uuid::now_v7(), body)
+    };
+    assert_eq!(
+        store.commit(failing("a")).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        rows_in_file(&path, Stage::Events),
+        vec![("a".to_owned(), 1, true)]
+    );
+    let handed = consumer.next_batch(10, Duration::ZERO).await.unwrap();
+    assert_eq!(bodies(&handed), vec!["a"]);
+    consumer.ack(&handed).await.unwrap();
+
+    // The same dead letter again fails each unit after its message was enqueued.
+    assert!(store.commit(failing("x")).await.is_err());
+    let outcomes = store
+        .commit_all(vec![
+            failing("y"),
+            publishing("translate", Uuid::now_v7(), "b"),
+        ])
+        .await;
+    assert!(outcomes[0].is_err());
+    assert!(matches!(outcomes[1], Ok(CommitOutcome::Committed)));
+    assert_eq!(
+        rows_in_file(&path, Stage::Events),
+        vec![("b".to_owned(), 1, true)],
+        "b took the one place of the window, which x and y gave back"
+    );
+    let handed = consumer.next_batch(10, Duration::ZERO).await.unwrap();
+    assert_eq!(bodies(&handed), vec!["b"]);
+    consumer.ack(&handed).await.unwrap();
+    assert_eq!(bus.depth(Stage::Events).unwrap(), 0);
+}

@@ -16,7 +16,9 @@ use transload_core::store::{
 };
 use uuid::Uuid;
 
-use crate::bus::embedded::{self, EmbeddedBus, EmbeddedBusOptions, MessageRow, Published};
+use crate::bus::embedded::{
+    self, EmbeddedBus, EmbeddedBusOptions, Handed, LocalConsumers, MessageRow,
+};
 use crate::sqlite::group_commit::{GroupCommit, WriteError};
 use crate::sqlite::{Durability, has_table, is_busy, migrate, open_durable, open_writer};
 
@@ -52,8 +54,9 @@ enum Publishing {
     /// To the outbox table, which the relay publishes to a bus elsewhere.
     Outbox,
     /// Straight to the embedded bus in the same file, in the unit's transaction; its
-    /// consumers are woken through this once the unit is committed.
-    EmbeddedBus(Arc<Published>),
+    /// consumers in this process are handed what is due at once and woken through this
+    /// once the unit is committed.
+    EmbeddedBus(Arc<LocalConsumers>),
 }
 
 impl SqliteStore {
@@ -97,13 +100,13 @@ impl SqliteStore {
         embedded::prepare_schema(&mut connection).map_err(store_error)?;
         move_messages(&connection, OUTBOX_TO_BUS)?;
         let writer = Arc::new(start_writer(connection)?);
-        let published = Arc::new(Published::default());
+        let consumers = Arc::new(LocalConsumers::default());
         let bus =
-            EmbeddedBus::on_writer(Arc::clone(&writer), Arc::clone(&published), path, options);
+            EmbeddedBus::on_writer(Arc::clone(&writer), Arc::clone(&consumers), path, options);
         let store = SqliteStore {
             readers,
             writer,
-            publishing: Publishing::EmbeddedBus(published),
+            publishing: Publishing::EmbeddedBus(consumers),
         };
         Ok((store, bus))
     }
@@ -126,12 +129,20 @@ impl SqliteStore {
     /// Wakes the embedded bus's consumers of the stages committed units enqueued
     /// messages on.
     fn published(&self, stages: StagesPublished) {
-        if let Publishing::EmbeddedBus(published) = &self.publishing {
+        if let Publishing::EmbeddedBus(consumers) = &self.publishing {
             for stage in Stage::ALL {
                 if stages.includes(stage) {
-                    published.notify(stage);
+                    consumers.notify(stage);
                 }
             }
+        }
+    }
+
+    /// The embedded bus's consumers in this process, when units enqueue on it.
+    fn local_consumers(&self) -> Option<Arc<LocalConsumers>> {
+        match &self.publishing {
+            Publishing::EmbeddedBus(consumers) => Some(Arc::clone(consumers)),
+            Publishing::Outbox => None,
         }
     }
 
@@ -151,28 +162,32 @@ impl SqliteStore {
                 publishes.push(StagesPublished::by(&unit));
                 let broken = Arc::clone(&broken);
                 let json = UnitJson::take(&mut unit);
-                let direct = self.publishes_to_bus();
+                let bus = self.local_consumers();
                 move |connection: &Connection| {
                     if broken.load(Ordering::SeqCst) {
-                        return Err(StoreError::NotAttempted);
+                        return (Err(StoreError::NotAttempted), Handed::default());
                     }
-                    let outcome = match &json {
-                        Ok(json) => apply(connection, &unit, json, direct),
-                        Err(error) => Err(error.clone()),
+                    let applied = match &json {
+                        Ok(json) => apply(connection, &unit, json, bus.as_deref()),
+                        Err(error) => (Err(error.clone()), Handed::default()),
                     };
-                    if chain && !matches!(outcome, Ok(CommitOutcome::Committed)) {
+                    if chain && !committed(&applied.0) {
                         broken.store(true, Ordering::SeqCst);
                     }
-                    outcome
+                    applied
                 }
             })
             .collect();
         let outcomes: Vec<_> = self
             .writer
-            .write_all(committed, works)
+            .write_all(applied_committed, works)
             .await
             .into_iter()
-            .map(|result| result.map_err(StoreError::from).and_then(|outcome| outcome))
+            .map(|result| {
+                let (outcome, handed) = result.map_err(StoreError::from)?;
+                handed.deliver();
+                outcome
+            })
             .collect();
         self.published(
             outcomes
@@ -266,6 +281,11 @@ fn keep_all<T>(result: &Result<T, StoreError>) -> bool {
 /// For units: their changes are kept when they are committed (a duplicate writes nothing).
 fn committed(outcome: &Result<CommitOutcome, StoreError>) -> bool {
     matches!(outcome, Ok(CommitOutcome::Committed))
+}
+
+/// [`committed`], of what [`apply`] returns.
+fn applied_committed((outcome, _): &(Result<CommitOutcome, StoreError>, Handed)) -> bool {
+    committed(outcome)
 }
 
 /// The stages units publish messages on (a set, one bit per stage).
@@ -445,14 +465,34 @@ fn message_row(message: BusMessage) -> Result<MessageRow, StoreError> {
 }
 
 /// Applies a unit of work inside `transaction`, with its JSON columns and messages in
-/// `json`, enqueuing the messages on the embedded bus in the same file when
-/// `to_bus`, else in the outbox; the caller commits on `Committed`.
+/// `json`, enqueuing the messages on the embedded bus in the same file when it has the
+/// bus's consumers (`bus`), else in the outbox; the caller commits on `Committed`, and
+/// then hands over the messages leased to consumers ([`Handed`], empty unless
+/// committed).
 fn apply(
     transaction: &Connection,
     unit: &UnitOfWork,
     json: &UnitJson,
-    to_bus: bool,
+    bus: Option<&LocalConsumers>,
+) -> (Result<CommitOutcome, StoreError>, Handed) {
+    let mut handed = Handed::default();
+    let outcome = apply_unit(transaction, unit, json, bus, &mut handed);
+    if committed(&outcome) {
+        (outcome, handed)
+    } else {
+        // Rolled back: nothing to hand over, and the places reserved are given back.
+        (outcome, Handed::default())
+    }
+}
+
+fn apply_unit(
+    transaction: &Connection,
+    unit: &UnitOfWork,
+    json: &UnitJson,
+    bus: Option<&LocalConsumers>,
+    handed: &mut Handed,
 ) -> Result<CommitOutcome, StoreError> {
+    let to_bus = bus.is_some();
     if unit.acknowledges.is_some() && !to_bus {
         return Err(StoreError::Other(
             "the store does not hold the bus: a delivery is acknowledged through the bus"
@@ -605,10 +645,17 @@ fn apply(
         }
         .with_header(REDRIVE_OF_HEADER, dead.message.id.to_string())
         .with_header(DEAD_LETTER_HEADER, redrive.dead_letter_id.to_string());
-        publish(transaction, dead.stage, &message_row(message)?, to_bus, at)?;
+        publish(
+            transaction,
+            dead.stage,
+            &message_row(message)?,
+            bus,
+            handed,
+            at,
+        )?;
     }
     for (stage, message) in &json.outbox {
-        publish(transaction, *stage, message, to_bus, at)?;
+        publish(transaction, *stage, message, bus, handed, at)?;
     }
     for dead in &unit.dead_letters {
         execute_cached(
@@ -635,17 +682,25 @@ fn apply(
 }
 
 /// Publishes `message` on `stage` at `at`: enqueued on the embedded bus in the same file
-/// (`to_bus`), or inserted in the outbox.
+/// (`bus`, its consumers in this process), or inserted in the outbox.
 fn publish(
     transaction: &Connection,
     stage: Stage,
     message: &MessageRow,
-    to_bus: bool,
+    bus: Option<&LocalConsumers>,
+    handed: &mut Handed,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    if to_bus {
-        return embedded::enqueue(transaction, stage, message, at.as_millisecond())
-            .map_err(store_error);
+    if let Some(consumers) = bus {
+        return embedded::enqueue(
+            transaction,
+            stage,
+            message,
+            at.as_millisecond(),
+            consumers,
+            handed,
+        )
+        .map_err(store_error);
     }
     execute_cached(
         transaction,
@@ -725,14 +780,22 @@ impl Store for SqliteStore {
     async fn commit(&self, mut unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
         let publishes = StagesPublished::by(&unit);
         let json = UnitJson::take(&mut unit);
-        let to_bus = self.publishes_to_bus();
+        let bus = self.local_consumers();
         // Any other outcome than `Committed` rolls the unit back: nothing written.
-        let outcome = self
-            .write(Durability::Full, committed, move |connection| {
-                apply(connection, &unit, &json?, to_bus)
-            })
-            .await;
+        let (outcome, handed) = self
+            .writer
+            .write(
+                Durability::Full,
+                applied_committed,
+                move |connection| match json {
+                    Ok(json) => apply(connection, &unit, &json, bus.as_deref()),
+                    Err(error) => (Err(error), Handed::default()),
+                },
+            )
+            .await
+            .map_err(StoreError::from)?;
         if committed(&outcome) {
+            handed.deliver();
             self.published(publishes);
         }
         outcome

@@ -14,28 +14,34 @@
 //! Semantics match RabbitMQ's quorum queues as the hub uses them: a leased message is
 //! invisible until acknowledged or until its visibility timeout passes, when it is
 //! delivered again with its attempt counted; after `max_deliveries` it is moved to the
-//! dead letters instead.
+//! dead letters instead. As RabbitMQ pushes to a consumer with room in its prefetch
+//! window, the transaction that enqueues a message due at once leases it to a consumer
+//! of this process that has caught up and has room, and hands it over in memory once
+//! committed ([`handoff`]).
+
+mod handoff;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
-use tokio::sync::Notify;
 use transload_core::bus::{
     AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery,
     DeliveryToken, Stage,
 };
 use uuid::Uuid;
 
+use self::handoff::Inbox;
+pub(crate) use self::handoff::{Handed, LocalConsumers};
 use crate::sqlite::group_commit::{Answer, GroupCommit, WriteError, received};
 use crate::sqlite::{
     Durability, has_table, is_busy, migrate_component, open_durable, open_writer, record_version,
 };
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/embedded_0001.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/embedded_0001.sql")];
 /// The name of the bus's schema in `schema_versions`.
 const SCHEMA: &str = "embedded_bus";
 /// How often an idle consumer looks for messages published by another process or
@@ -59,35 +65,12 @@ impl Default for EmbeddedBusOptions {
 #[derive(Debug, Clone)]
 pub struct EmbeddedBus {
     writer: Arc<GroupCommit>,
-    published: Arc<Published>,
+    consumers: Arc<LocalConsumers>,
     path: Arc<Path>,
     options: Arc<EmbeddedBusOptions>,
     /// Whether the bus lives in the store's file, whose commits acknowledge deliveries
     /// ([`Consumer::acknowledges_in_commit`]).
     in_store: bool,
-}
-
-/// Wakes the consumers of a stage waiting for messages when some are enqueued on it.
-#[derive(Debug, Default)]
-pub(crate) struct Published {
-    inbound: Notify,
-    events: Notify,
-    outbound: Notify,
-}
-
-impl Published {
-    fn of(&self, stage: Stage) -> &Notify {
-        match stage {
-            Stage::Inbound => &self.inbound,
-            Stage::Events => &self.events,
-            Stage::Outbound => &self.outbound,
-        }
-    }
-
-    /// Wakes the consumers of `stage` waiting for messages.
-    pub(crate) fn notify(&self, stage: Stage) {
-        self.of(stage).notify_waiters();
-    }
 }
 
 /// A message as it is inserted: its columns, encoded by the publisher, so that the
@@ -122,10 +105,10 @@ impl MessageRow {
     }
 }
 
-/// A leased message as the writer read it; the consumer decodes it
+/// A leased message as the writer read it or handed it over; the consumer decodes it
 /// ([`LeasedRow::delivery`]) on its own thread.
 #[derive(Debug)]
-struct LeasedRow {
+pub(crate) struct LeasedRow {
     seq: i64,
     id: String,
     routing_key: String,
@@ -184,7 +167,7 @@ impl EmbeddedBus {
         })?;
         Ok(EmbeddedBus {
             writer: Arc::new(writer),
-            published: Arc::new(Published::default()),
+            consumers: Arc::new(LocalConsumers::default()),
             path: shared_path,
             options: Arc::new(options),
             in_store: false,
@@ -192,17 +175,17 @@ impl EmbeddedBus {
     }
 
     /// The bus in the file at `path` whose writer is `writer` (the file's schema
-    /// prepared with [`prepare_schema`]); `published` is notified whenever messages are
-    /// enqueued in it, by this bus or through `writer` ([`enqueue`]).
+    /// prepared with [`prepare_schema`]); whoever enqueues messages in it through
+    /// `writer` ([`enqueue`]) hands them to `consumers` and wakes them, as this bus does.
     pub(crate) fn on_writer(
         writer: Arc<GroupCommit>,
-        published: Arc<Published>,
+        consumers: Arc<LocalConsumers>,
         path: &Path,
         options: EmbeddedBusOptions,
     ) -> EmbeddedBus {
         EmbeddedBus {
             writer,
-            published,
+            consumers,
             path: Arc::from(path),
             options: Arc::new(options),
             in_store: true,
@@ -406,8 +389,11 @@ pub fn import_file(into: &Path, from: &Path) -> Result<usize, BusError> {
 }
 
 /// Enqueues `message` on `stage` in the transaction of `connection` (a write of the
-/// bus's writer), available at once or at its `available_at`, if later. The caller
-/// notifies the bus's consumers once the transaction has committed.
+/// bus's writer), available at once or at its `available_at`, if later. A message due at
+/// once is leased to a consumer of this process with room ([`LocalConsumers::reserve`]),
+/// its row added to `handed`; the caller hands those over
+/// ([`Handed::deliver`]) and wakes the stage's consumers once the transaction has
+/// committed.
 ///
 /// # Errors
 /// When the row cannot be inserted.
@@ -416,22 +402,62 @@ pub(crate) fn enqueue(
     stage: Stage,
     message: &MessageRow,
     now: i64,
+    consumers: &LocalConsumers,
+    handed: &mut Handed,
 ) -> rusqlite::Result<()> {
     let available_at = message.available_at.map_or(now, |at| at.max(now));
-    connection
+    let taker = if available_at <= now {
+        consumers.reserve(stage)
+    } else {
+        None
+    };
+    // Handed over, the row is as a lease leaves it: the consumer's lease, one delivery
+    // counted, invisible for the visibility timeout.
+    let (attempts, available_at, lease) = match &taker {
+        Some(inbox) => (
+            1,
+            now.saturating_add(inbox.visibility_ms),
+            Some(inbox.lease),
+        ),
+        None => (0, available_at, None),
+    };
+    let inserted = connection
         .prepare_cached(
-            "INSERT INTO bus_messages (stage, message_id, routing_key, headers, body, available_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            stage.name(),
-            message.id,
-            message.routing_key,
-            message.headers,
-            message.body,
-            available_at
-        ])
-        .map(drop)
+            "INSERT INTO bus_messages (stage, message_id, routing_key, headers, body, available_at, attempts, lease)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                stage.name(),
+                message.id,
+                message.routing_key,
+                message.headers,
+                message.body,
+                available_at,
+                attempts,
+                lease
+            ])
+        });
+    match (taker, inserted) {
+        (Some(inbox), Ok(_)) => {
+            let row = LeasedRow {
+                seq: connection.last_insert_rowid(),
+                id: message.id.clone(),
+                routing_key: message.routing_key.clone(),
+                headers: message.headers.clone(),
+                body: message.body.clone(),
+                attempt: 1,
+                lease: inbox.lease,
+            };
+            handed.push(inbox, row);
+            Ok(())
+        }
+        (Some(inbox), Err(error)) => {
+            inbox.give_room(1);
+            Err(error)
+        }
+        (None, inserted) => inserted.map(drop),
+    }
 }
 
 impl From<WriteError> for BusError {
@@ -456,14 +482,19 @@ impl Bus for EmbeddedBus {
             .map(MessageRow::of)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| BusError::Other(error.to_string()))?;
-        self.call(Durability::Full, move |connection, _, now| {
-            for message in &messages {
-                enqueue(connection, stage, message, now).map_err(bus_error)?;
-            }
-            Ok(())
-        })
-        .await?;
-        self.published.notify(stage);
+        let consumers = Arc::clone(&self.consumers);
+        let handed = self
+            .call(Durability::Full, move |connection, _, now| {
+                let mut handed = Handed::default();
+                for message in &messages {
+                    enqueue(connection, stage, message, now, &consumers, &mut handed)
+                        .map_err(bus_error)?;
+                }
+                Ok(handed)
+            })
+            .await?;
+        handed.deliver();
+        self.consumers.notify(stage);
         Ok(())
     }
 
@@ -472,64 +503,104 @@ impl Bus for EmbeddedBus {
         stage: Stage,
         options: ConsumerOptions,
     ) -> Result<EmbeddedConsumer, BusError> {
+        let inbox = self.consumers.register(
+            stage,
+            usize::from(options.prefetch),
+            new_lease(),
+            millis(options.visibility_timeout),
+        );
         Ok(EmbeddedConsumer {
             bus: self.clone(),
             stage,
             options,
-            unsettled: 0,
+            inbox,
             last_batch: 0,
+            last_lease: None,
             ahead: None,
-            leased_ahead: Vec::new(),
+            ready: Vec::new(),
         })
     }
 }
 
 /// Reads one stage of the embedded bus.
 ///
-/// Like a RabbitMQ consumer with a prefetch window, it asks for the next batch while its
-/// caller still holds one, when told that the batch is handled
-/// ([`Consumer::lease_ahead`]) and the window leaves room: up to `prefetch` deliveries are
-/// leased and not yet settled (acknowledged, retried, deferred or rejected). The next
-/// call of [`Consumer::next_batch`] then finds its batch leased already, instead of
-/// waiting for the writer while the stage idles. (Asked for when the batch is handed
-/// out, the lease would miss what comes while it is handled, and that would wait a
-/// batch longer.) A consumer dropped with a batch leased ahead leaves
-/// it to come back after the visibility timeout, as any unsettled delivery.
+/// Like a RabbitMQ consumer with a prefetch window, it holds up to `prefetch`
+/// deliveries not settled yet (acknowledged, retried, deferred or rejected), counting
+/// those waiting for the next call:
+/// - While it is caught up (its last lease found no more ready messages), messages
+///   enqueued on its stage in this process are leased to it in the transaction that
+///   enqueues them and handed over in memory once committed (see [`handoff`]): no lease
+///   of its own, no read. It still leases every [`IDLE_POLL`], for messages become due
+///   (retries, timers) or published by another process.
+/// - Otherwise it leases from the file, and asks for its next batch while its caller
+///   still holds one, when told that the batch is handled ([`Consumer::lease_ahead`]).
+///   The next call of [`Consumer::next_batch`] then finds its batch leased already,
+///   instead of waiting for the writer while the stage idles. (Asked for when the batch
+///   is handed out, the lease would miss what comes while it is handled, and that would
+///   wait a batch longer.)
+///
+/// Dropped, it gives back at once what was handed to it or leased ahead and not handed
+/// out; deliveries handed out and not settled come back after the visibility timeout.
 #[derive(Debug)]
 pub struct EmbeddedConsumer {
     bus: EmbeddedBus,
     stage: Stage,
     options: ConsumerOptions,
-    /// Deliveries handed out and not settled yet.
-    unsettled: usize,
+    /// What the writer hands it, and the room left in its window.
+    inbox: Arc<Inbox>,
     /// The size of batch the last call of [`Consumer::next_batch`] asked for.
     last_batch: usize,
+    /// When it last asked the writer for a lease.
+    last_lease: Option<Instant>,
     /// The lease asked of the writer ahead of the next call, if any.
     ahead: Option<LeaseAnswer>,
-    /// Deliveries leased ahead and not handed out yet (when a call asks for fewer).
-    leased_ahead: Vec<Delivery>,
+    /// Deliveries leased or handed over and not handed out yet (when a call asks for
+    /// fewer).
+    ready: Vec<Delivery>,
 }
 
 impl EmbeddedConsumer {
     /// Queues a lease of up to `max` messages for the writer.
-    fn lease(&self, max: usize) -> Result<LeaseAnswer, BusError> {
+    fn lease(&mut self, max: usize) -> Result<LeaseAnswer, BusError> {
         let (stage, visibility) = (self.stage, self.options.visibility_timeout);
+        let inbox = Arc::clone(&self.inbox);
+        self.last_lease = Some(Instant::now());
         // Not fsync'd: a lease lost with the machine only delivers its messages sooner.
         self.bus
             .queue(Durability::Normal, move |connection, options, now| {
-                lease(connection, options, stage, max, visibility, now)
+                lease(connection, options, stage, max, visibility, now, &inbox)
             })
     }
 
-    /// Counts `batch`, handed out for a call that asked for `max`, as unsettled.
-    fn hand_out(&mut self, batch: Vec<Delivery>, max: usize) -> Vec<Delivery> {
-        self.unsettled = self.unsettled.saturating_add(batch.len());
+    /// The deliveries of a lease, counted against the window.
+    async fn leased(&self, answer: LeaseAnswer) -> Result<Vec<Delivery>, BusError> {
+        let batch = deliveries(received(answer).await??);
+        self.inbox.take_room(batch.len());
+        Ok(batch)
+    }
+
+    /// Whether it is time to look in the file for messages not handed over.
+    fn lease_due(&self) -> bool {
+        !self.inbox.is_caught_up() || self.last_lease.is_none_or(|at| at.elapsed() >= IDLE_POLL)
+    }
+
+    /// Up to `max` of the deliveries leased or handed over and not handed out yet, in
+    /// publish order (what was handed over is newer than what its lease left in the
+    /// file, what a lease finds may be older than what was handed over); `None` when
+    /// there are none.
+    fn take_ready(&mut self, max: usize) -> Option<Vec<Delivery>> {
+        self.ready.extend(deliveries(self.inbox.take(usize::MAX)));
+        if self.ready.is_empty() {
+            return None;
+        }
+        self.ready.sort_by_key(|delivery| delivery.token.tag);
+        let rest = self.ready.split_off(max.min(self.ready.len()));
         self.last_batch = max;
-        batch
+        Some(std::mem::replace(&mut self.ready, rest))
     }
 
     fn settled(&mut self, count: usize) {
-        self.unsettled = self.unsettled.saturating_sub(count);
+        self.inbox.give_room(count);
     }
 
     /// Gives `items` back to the queue, due after their delays, as retries (`counts`:
@@ -576,28 +647,60 @@ impl EmbeddedConsumer {
     }
 }
 
+impl Drop for EmbeddedConsumer {
+    fn drop(&mut self) {
+        let mut tokens: Vec<DeliveryToken> = self
+            .ready
+            .drain(..)
+            .map(|delivery| delivery.token)
+            .collect();
+        for row in self.inbox.close() {
+            if let (Ok(tag), Ok(generation)) = (u64::try_from(row.seq), u64::try_from(row.lease)) {
+                tokens.push(DeliveryToken { tag, generation });
+            }
+        }
+        if tokens.is_empty() {
+            return;
+        }
+        // Not awaited: a give-back lost leaves the messages to come back after the
+        // visibility timeout, as any unsettled delivery.
+        drop(
+            self.bus
+                .queue(Durability::Normal, move |connection, _, now| {
+                    for token in tokens {
+                        // One whose lease ran out meanwhile is someone else's now.
+                        match give_back(connection, token, Duration::ZERO, false, now) {
+                            Ok(()) | Err(BusError::StaleDelivery(_)) => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
+                    Ok(())
+                }),
+        );
+    }
+}
+
 impl Consumer for EmbeddedConsumer {
     async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
         let deadline = tokio::time::Instant::now() + wait;
         let max = max.min(usize::from(self.options.prefetch)).max(1);
-        if self.leased_ahead.is_empty()
-            && let Some(ahead) = self.ahead.take()
-        {
-            self.leased_ahead = deliveries(received(ahead).await??);
+        if let Some(ahead) = self.ahead.take() {
+            let leased = self.leased(ahead).await?;
+            self.ready.extend(leased);
         }
-        if !self.leased_ahead.is_empty() {
-            let rest = self
-                .leased_ahead
-                .split_off(max.min(self.leased_ahead.len()));
-            let batch = std::mem::replace(&mut self.leased_ahead, rest);
-            return Ok(self.hand_out(batch, max));
-        }
-        let published = Arc::clone(&self.bus.published);
+        let consumers = Arc::clone(&self.bus.consumers);
         loop {
-            let notified = published.of(self.stage).notified();
-            let batch = deliveries(received(self.lease(max)?).await??);
-            if !batch.is_empty() {
-                return Ok(self.hand_out(batch, max));
+            let notified = consumers.notified(self.stage);
+            if let Some(batch) = self.take_ready(max) {
+                return Ok(batch);
+            }
+            if self.lease_due() {
+                let answer = self.lease(max)?;
+                let leased = self.leased(answer).await?;
+                self.ready.extend(leased);
+                if let Some(batch) = self.take_ready(max) {
+                    return Ok(batch);
+                }
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -656,14 +759,14 @@ impl Consumer for EmbeddedConsumer {
         self.settled(count);
     }
 
-    /// When the window still has room, asks the writer for the next batch (as large as
-    /// the last call asked for) now, to be collected by the next call. Only these leases
-    /// ahead are held to the window: a consumer whose count went wrong (a delivery
-    /// dropped unsettled) reads as it did without them, never less.
+    /// When the window still has room and what comes is not handed over, asks the
+    /// writer for the next batch (as large as the last call asked for) now, to be
+    /// collected by the next call. Only these leases ahead are held to the window: a
+    /// consumer whose count went wrong (a delivery dropped unsettled) reads as it did
+    /// without them, never less.
     fn lease_ahead(&mut self) {
-        let held = self.unsettled.saturating_add(self.leased_ahead.len());
-        let room = usize::from(self.options.prefetch).saturating_sub(held);
-        if room > 0 && self.last_batch > 0 && self.ahead.is_none() {
+        let room = self.inbox.room();
+        if room > 0 && self.last_batch > 0 && self.ahead.is_none() && self.lease_due() {
             // A writer that has stopped answers the next call with its error.
             self.ahead = self.lease(room.min(self.last_batch)).ok();
         }
@@ -715,7 +818,7 @@ fn give_back(
     counts: bool,
     now: i64,
 ) -> Result<(), BusError> {
-    let due = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+    let due = now.saturating_add(millis(delay));
     // Attempts are counted when a message is leased; a deferral gives the lease's count
     // back.
     let given_back = i64::from(!counts);
@@ -790,6 +893,9 @@ const DELETE_LIMIT_REACHED: &str = concat!(
     ")"
 );
 
+/// Leases up to `max` ready messages of `stage` for `visibility`; when fewer were ready,
+/// the consumer of `inbox` has caught up, and messages enqueued from now on may be
+/// handed to it.
 fn lease(
     transaction: &Connection,
     options: &EmbeddedBusOptions,
@@ -797,6 +903,7 @@ fn lease(
     max: usize,
     visibility: Duration,
     now: i64,
+    inbox: &Inbox,
 ) -> Result<Vec<LeasedRow>, BusError> {
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     // Every statement here walks the ready messages in the order of the index
@@ -816,7 +923,7 @@ fn lease(
             .map_err(bus_error)?;
     }
     let lease = new_lease();
-    let until = now.saturating_add(i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX));
+    let until = now.saturating_add(millis(visibility));
     let mut statement = transaction
         .prepare_cached(
             "UPDATE bus_messages SET attempts = attempts + 1, available_at = ?3, lease = ?4
@@ -851,6 +958,9 @@ fn lease(
         .map_err(bus_error)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(bus_error)?;
+    if rows.len() < max {
+        inbox.caught_up();
+    }
     // RETURNING yields rows in no promised order; deliver in publish order.
     rows.sort_by_key(|row| row.seq);
     Ok(rows)
@@ -886,6 +996,11 @@ fn generation(token: &DeliveryToken) -> Result<i64, BusError> {
 fn new_lease() -> i64 {
     let (_, random) = Uuid::now_v7().as_u64_pair();
     i64::try_from(random >> 1).unwrap_or(i64::MAX)
+}
+
+/// `duration` in milliseconds, saturated.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn now_ms() -> i64 {
