@@ -234,6 +234,9 @@ async fn transient_failures_are_retried_then_dead_lettered_when_attempts_run_out
         (report.retried, report.committed, report.dead_lettered),
         (1, 1, 0)
     );
+    // Stopped: a consumer of this process that is waiting would be handed the next
+    // message.
+    drop(worker);
 
     let handler = Picky {
         flaky: AtomicU32::new(100),

@@ -38,6 +38,8 @@ struct StageConsumers {
     /// Wakes the consumers waiting for messages.
     enqueued: Notify,
     inboxes: Mutex<Vec<Weak<Inbox>>>,
+    /// Where the next reservation starts looking, so that consumers take turns.
+    turn: AtomicUsize,
 }
 
 impl LocalConsumers {
@@ -98,8 +100,12 @@ impl LocalConsumers {
             .inboxes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let taker = inboxes
+        let turn = self.of(stage).turn.fetch_add(1, Ordering::Relaxed);
+        let start = turn.checked_rem(inboxes.len()).unwrap_or(0);
+        let (before, after) = inboxes.split_at(start);
+        let taker = after
             .iter()
+            .chain(before)
             .filter_map(Weak::upgrade)
             .find(|inbox| inbox.try_reserve());
         if taker.is_none() {
