@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
+use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions, EmbeddedConsumer};
 use transload_core::bus::{
     AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, Consumer, ConsumerOptions, Stage,
 };
@@ -313,6 +313,28 @@ async fn an_unreadable_message_is_dead_lettered_without_holding_up_the_others() 
     assert_eq!(reason, "delivery limit reached");
 }
 
+/// A window of `prefetch` deliveries and a visibility timeout longer than any test.
+fn window(prefetch: u16) -> ConsumerOptions {
+    ConsumerOptions {
+        prefetch,
+        visibility_timeout: Duration::from_secs(60),
+    }
+}
+
+/// A consumer of `stage` with a window of `prefetch` that has caught up: its first
+/// lease found nothing.
+async fn caught_up(bus: &EmbeddedBus, stage: Stage, prefetch: u16) -> EmbeddedConsumer {
+    let mut consumer = bus.consumer(stage, window(prefetch)).await.unwrap();
+    assert!(
+        consumer
+            .next_batch(10, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    consumer
+}
+
 /// `(attempts, leased)` of each message of `stage` in the bus's file, in publish order.
 fn rows_in_file(bus: &EmbeddedBus, stage: Stage) -> Vec<(u32, bool)> {
     let connection = rusqlite::Connection::open(bus.path()).unwrap();
@@ -335,18 +357,7 @@ fn rows_in_file(bus: &EmbeddedBus, stage: Stage) -> Vec<(u32, bool)> {
 #[tokio::test]
 async fn a_caught_up_consumer_is_handed_what_is_published_within_its_window() {
     let bus = open(20);
-    let window = ConsumerOptions {
-        prefetch: 3,
-        visibility_timeout: Duration::from_secs(30),
-    };
-    let mut consumer = bus.consumer(Stage::Events, window).await.unwrap();
-    assert!(
-        consumer
-            .next_batch(10, Duration::from_millis(50))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let mut consumer = caught_up(&bus, Stage::Events, 3).await;
     let messages: Vec<BusMessage> = (0..5u8)
         .map(|index| BusMessage::new("acme.pick", vec![index]))
         .collect();
@@ -431,18 +442,7 @@ async fn nothing_is_handed_over_ahead_of_messages_waiting_in_the_file() {
 #[tokio::test]
 async fn a_dropped_consumer_gives_back_what_it_was_handed() {
     let bus = open(20);
-    let window = ConsumerOptions {
-        prefetch: 10,
-        visibility_timeout: Duration::from_secs(60),
-    };
-    let mut consumer = bus.consumer(Stage::Outbound, window.clone()).await.unwrap();
-    assert!(
-        consumer
-            .next_batch(10, Duration::from_millis(50))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let consumer = caught_up(&bus, Stage::Outbound, 10).await;
     bus.publish(
         Stage::Outbound,
         vec![
@@ -456,7 +456,7 @@ async fn a_dropped_consumer_gives_back_what_it_was_handed() {
     drop(consumer);
 
     let other = EmbeddedBus::open(bus.path(), EmbeddedBusOptions::default()).unwrap();
-    let mut next = other.consumer(Stage::Outbound, window).await.unwrap();
+    let mut next = other.consumer(Stage::Outbound, window(10)).await.unwrap();
     let mut got = Vec::new();
     while got.len() < 2 {
         let batch = next.next_batch(10, Duration::from_secs(2)).await.unwrap();

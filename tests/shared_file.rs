@@ -621,3 +621,40 @@ async fn a_unit_rolled_back_hands_nothing_and_keeps_no_place_in_the_window() {
     consumer.ack(&handed).await.unwrap();
     assert_eq!(bus.depth(Stage::Events).unwrap(), 0);
 }
+
+/// The messages of a unit whose caller went away once it was queued (a request
+/// cancelled) are still handed over when the unit commits: the writer hands them over
+/// itself, and the consumer does not wait for their visibility timeout.
+#[tokio::test]
+async fn a_commit_whose_caller_went_away_still_hands_its_messages_over() {
+    let path = data_dir().join("store.sqlite3");
+    let (store, bus) = open_shared(&path);
+    let mut consumer = bus.consumer(Stage::Events, quick()).await.unwrap();
+    assert!(
+        consumer
+            .next_batch(10, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Another connection holds the file's write lock, so that the unit waits in the
+    // writer until the caller has gone.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let unit = publishing("translate", Uuid::now_v7(), "cancelled caller");
+    // Polled once (the unit is queued for the writer), then dropped.
+    assert!(
+        tokio::time::timeout(Duration::ZERO, store.commit(unit))
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    blocker.execute_batch("COMMIT").unwrap();
+    let handed = consumer
+        .next_batch(10, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(bodies(&handed), vec!["cancelled caller"]);
+    assert_eq!(handed[0].attempt, 1);
+    consumer.ack(&handed).await.unwrap();
+}

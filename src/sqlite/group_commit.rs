@@ -81,6 +81,9 @@ struct Write<T> {
     durable: bool,
     work: Option<Work<T>>,
     keep: fn(&T) -> bool,
+    /// Runs on the writer thread once the write's changes are committed, before the
+    /// caller hears back (so that it runs even when the caller has gone).
+    committed: fn(&mut T),
     /// The write's value and whether its changes were kept.
     result: Option<Result<(T, bool), WriteError>>,
     reply: oneshot::Sender<Result<T, WriteError>>,
@@ -107,6 +110,10 @@ impl<T: Send> QueuedWrite for Write<T> {
 
     fn answer(self: Box<Self>, committed: Result<(), WriteError>) {
         let result = match (self.result, committed) {
+            (Some(Ok((mut value, true))), Ok(())) => {
+                (self.committed)(&mut value);
+                Ok(value)
+            }
             // A write's value stands once its transaction is committed, or at once when
             // it kept nothing (its savepoint was rolled back).
             (Some(Ok((value, _))), Ok(())) | (Some(Ok((value, false))), Err(_)) => Ok(value),
@@ -163,12 +170,33 @@ impl GroupCommit {
         T: Send + 'static,
         F: FnOnce(&Connection) -> T + Send + 'static,
     {
+        self.queue_then(sync, keep, |_| {}, work)
+    }
+
+    /// [`GroupCommit::queue`], and `committed` runs on the writer thread with the
+    /// write's value once its changes are committed, before the caller hears back, even
+    /// when the caller has gone (a request cancelled).
+    ///
+    /// # Errors
+    /// When the writer has stopped.
+    pub fn queue_then<T, F>(
+        &self,
+        sync: Durability,
+        keep: fn(&T) -> bool,
+        committed: fn(&mut T),
+        work: F,
+    ) -> Result<Answer<T>, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> T + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Box::new(Write {
                 durable: sync == Durability::Full,
                 work: Some(Box::new(work)),
                 keep,
+                committed,
                 result: None,
                 reply,
             }))
@@ -195,10 +223,12 @@ impl GroupCommit {
     }
 
     /// Runs every work of `works` in the next group transaction, in order, durably, each
-    /// kept when `keep` is true of its value; the values come back in the same order.
+    /// kept when `keep` is true of its value and then given to `committed` on the writer
+    /// thread ([`GroupCommit::queue_then`]); the values come back in the same order.
     pub async fn write_all<T, F>(
         &self,
         keep: fn(&T) -> bool,
+        committed: fn(&mut T),
         works: Vec<F>,
     ) -> Vec<Result<T, WriteError>>
     where
@@ -207,7 +237,7 @@ impl GroupCommit {
     {
         let answers: Vec<_> = works
             .into_iter()
-            .map(|work| self.queue(Durability::Full, keep, work))
+            .map(|work| self.queue_then(Durability::Full, keep, committed, work))
             .collect();
         let mut results = Vec::with_capacity(answers.len());
         for answer in answers {

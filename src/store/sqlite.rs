@@ -180,14 +180,10 @@ impl SqliteStore {
             .collect();
         let outcomes: Vec<_> = self
             .writer
-            .write_all(applied_committed, works)
+            .write_all(applied_committed, hand_over, works)
             .await
             .into_iter()
-            .map(|result| {
-                let (outcome, handed) = result.map_err(StoreError::from)?;
-                handed.deliver();
-                outcome
-            })
+            .map(|result| result.map_err(StoreError::from)?.0)
             .collect();
         self.published(
             outcomes
@@ -286,6 +282,12 @@ fn committed(outcome: &Result<CommitOutcome, StoreError>) -> bool {
 /// [`committed`], of what [`apply`] returns.
 fn applied_committed((outcome, _): &(Result<CommitOutcome, StoreError>, Handed)) -> bool {
     committed(outcome)
+}
+
+/// Hands a committed unit's messages to the consumers they were leased to, on the
+/// writer thread ([`GroupCommit::queue_then`]).
+fn hand_over((_, handed): &mut (Result<CommitOutcome, StoreError>, Handed)) {
+    handed.deliver();
 }
 
 /// The stages units publish messages on (a set, one bit per stage).
@@ -777,28 +779,12 @@ fn read_dead_letter(connection: &Connection, id: Uuid) -> Result<Option<DeadLett
 }
 
 impl Store for SqliteStore {
-    async fn commit(&self, mut unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
-        let publishes = StagesPublished::by(&unit);
-        let json = UnitJson::take(&mut unit);
-        let bus = self.local_consumers();
+    async fn commit(&self, unit: UnitOfWork) -> Result<CommitOutcome, StoreError> {
         // Any other outcome than `Committed` rolls the unit back: nothing written.
-        let (outcome, handed) = self
-            .writer
-            .write(
-                Durability::Full,
-                applied_committed,
-                move |connection| match json {
-                    Ok(json) => apply(connection, &unit, &json, bus.as_deref()),
-                    Err(error) => (Err(error), Handed::default()),
-                },
-            )
+        self.commit_units(vec![unit], false)
             .await
-            .map_err(StoreError::from)?;
-        if committed(&outcome) {
-            handed.deliver();
-            self.published(publishes);
-        }
-        outcome
+            .pop()
+            .unwrap_or(Err(StoreError::NotAttempted))
     }
 
     async fn commit_all(&self, units: Vec<UnitOfWork>) -> Vec<Result<CommitOutcome, StoreError>> {

@@ -3,7 +3,8 @@
 //! Like RabbitMQ pushing deliveries to a consumer with room in its prefetch window, the
 //! transaction that enqueues a message due at once leases it to a consumer of its stage
 //! in this process that has room ([`LocalConsumers::reserve`]); once the transaction has
-//! committed, the row is handed to that consumer in memory ([`Handed::deliver`]). The
+//! committed, the writer thread hands the row to that consumer in memory
+//! ([`Handed::deliver`]). The
 //! consumer then neither leases it (a write of the file) nor reads it. In the file the
 //! row is what a lease would have left: the consumer's lease, one delivery counted,
 //! invisible until the visibility timeout. So another process, a crash or a consumer
@@ -214,8 +215,10 @@ impl Handed {
         self.rows.push((inbox, row));
     }
 
-    /// Hands every row to its consumer; the caller then wakes the consumers.
-    pub(crate) fn deliver(mut self) {
+    /// Hands every row to its consumer, on the writer thread once the transaction has
+    /// committed ([`crate::sqlite::group_commit::GroupCommit::queue_then`]); the caller
+    /// then wakes the consumers (who otherwise find the rows within [`super::IDLE_POLL`]).
+    pub(crate) fn deliver(&mut self) {
         for (inbox, row) in self.rows.drain(..) {
             inbox
                 .rows

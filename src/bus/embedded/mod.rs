@@ -483,17 +483,25 @@ impl Bus for EmbeddedBus {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| BusError::Other(error.to_string()))?;
         let consumers = Arc::clone(&self.consumers);
-        let handed = self
-            .call(Durability::Full, move |connection, _, now| {
+        let answer = self.writer.queue_then(
+            Durability::Full,
+            Result::is_ok,
+            |enqueued: &mut Result<Handed, BusError>| {
+                if let Ok(handed) = enqueued {
+                    handed.deliver();
+                }
+            },
+            move |connection| {
                 let mut handed = Handed::default();
+                let now = now_ms();
                 for message in &messages {
                     enqueue(connection, stage, message, now, &consumers, &mut handed)
                         .map_err(bus_error)?;
                 }
                 Ok(handed)
-            })
-            .await?;
-        handed.deliver();
+            },
+        )?;
+        received(answer).await??;
         self.consumers.notify(stage);
         Ok(())
     }
