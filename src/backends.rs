@@ -19,6 +19,9 @@ use crate::store::sqlite::SqliteStore;
 pub const BUS_FILE: &str = "bus.sqlite3";
 /// The SQLite store's file inside the data directory.
 pub const STORE_FILE: &str = "store.sqlite3";
+/// The file a hub on the embedded bus holds locked while it runs: one hub per data
+/// directory.
+pub const LOCK_FILE: &str = "hub.lock";
 
 /// Why the bus or the store could not be opened.
 #[derive(Debug, Error)]
@@ -61,11 +64,23 @@ pub enum OpenError {
 pub async fn open_backends(config: &Config) -> Result<(AnyBus, AnyStore), OpenError> {
     if let (BusKind::Embedded, StoreKind::Sqlite) = (config.bus, config.store) {
         let (store, bus) = open_store_with_bus(config)?;
+        let bus = claim(bus, config).await?;
         return Ok((AnyBus::Embedded(bus), AnyStore::Sqlite(store)));
     }
     let bus = open_bus(config).await?;
     let store = open_store(config).await?;
     Ok((bus, store))
+}
+
+/// `bus`, claimed for this process ([`EmbeddedBus::claim`]) with the data directory's
+/// [`LOCK_FILE`].
+async fn claim(bus: EmbeddedBus, config: &Config) -> Result<EmbeddedBus, OpenError> {
+    bus.claim(&config.data_dir.join(LOCK_FILE))
+        .await
+        .map_err(|source| OpenError::Bus {
+            kind: "embedded",
+            source,
+        })
 }
 
 /// The SQLite store with the embedded bus in its file; the messages of a bus file of an
@@ -98,15 +113,15 @@ async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
     match config.bus {
         BusKind::Embedded => {
             create_data_dir(config)?;
-            EmbeddedBus::open(
+            let bus = EmbeddedBus::open(
                 &config.data_dir.join(BUS_FILE),
                 EmbeddedBusOptions::default(),
             )
-            .map(AnyBus::Embedded)
             .map_err(|source| OpenError::Bus {
                 kind: "embedded",
                 source,
-            })
+            })?;
+            Ok(AnyBus::Embedded(claim(bus, config).await?))
         }
         BusKind::Amqp => {
             let section = config

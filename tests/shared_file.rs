@@ -33,6 +33,17 @@ fn data_dir() -> PathBuf {
     dir
 }
 
+/// The configuration of a hub on the embedded default, in a data directory of its own.
+fn hub_config() -> Config {
+    let dir = data_dir();
+    std::fs::write(
+        dir.join("transload.toml"),
+        "data_dir = \"data\"\nbus = \"embedded\"\nstore = \"sqlite\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    Config::load(&dir.join("transload.toml")).unwrap()
+}
+
 fn open_shared(path: &Path) -> (SqliteStore, EmbeddedBus) {
     SqliteStore::open_with_embedded_bus(path, EmbeddedBusOptions::default()).unwrap()
 }
@@ -147,13 +158,7 @@ async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
 /// processed marker, nothing left on the stage's queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hubs_backends_acknowledge_in_the_commit() {
-    let dir = data_dir();
-    std::fs::write(
-        dir.join("transload.toml"),
-        "data_dir = \"data\"\nbus = \"embedded\"\nstore = \"sqlite\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
-    )
-    .unwrap();
-    let config = Config::load(&dir.join("transload.toml")).unwrap();
+    let config = hub_config();
     let (bus, store) = open_backends(&config).await.unwrap();
     let probe = bus.consumer(Stage::Inbound, quick()).await.unwrap();
     assert!(probe.acknowledges_in_commit());
@@ -657,4 +662,61 @@ async fn a_commit_whose_caller_went_away_still_hands_its_messages_over() {
     assert_eq!(bodies(&handed), vec!["cancelled caller"]);
     assert_eq!(handed[0].attempt, 1);
     consumer.ack(&handed).await.unwrap();
+}
+
+/// One hub per data directory: a second opening of the hub's backends on the same
+/// directory is refused while the first lives, and accepted once it is gone.
+#[tokio::test]
+async fn a_second_hub_on_the_same_data_directory_is_refused() {
+    let config = hub_config();
+    let first = open_backends(&config).await.unwrap();
+    let Err(error) = open_backends(&config).await else {
+        panic!("a second hub opened the same data directory");
+    };
+    assert!(
+        error.to_string().contains("one hub per data directory"),
+        "{error}"
+    );
+    drop(first);
+    open_backends(&config).await.unwrap();
+}
+
+/// Messages a stopped hub had leased (handed out to a stage, not settled) come again as
+/// soon as the next hub on the data directory starts, their delivery counted, instead of
+/// after their visibility timeout.
+#[tokio::test]
+async fn what_a_stopped_hub_had_leased_comes_again_when_the_next_starts() {
+    let config = hub_config();
+    let (bus, store) = open_backends(&config).await.unwrap();
+    bus.publish(
+        Stage::Inbound,
+        vec![
+            BusMessage::new("acme", b"pick 1".to_vec()),
+            BusMessage::new("acme", b"pick 2".to_vec()),
+        ],
+    )
+    .await
+    .unwrap();
+    let slow = ConsumerOptions {
+        prefetch: 10,
+        visibility_timeout: Duration::from_secs(60),
+    };
+    let mut consumer = bus.consumer(Stage::Inbound, slow.clone()).await.unwrap();
+    let leased = consumer
+        .next_batch(10, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 2);
+    // Stopped with both unsettled, as by a crash.
+    drop((consumer, bus, store));
+
+    let (bus, _store) = open_backends(&config).await.unwrap();
+    let mut consumer = bus.consumer(Stage::Inbound, slow).await.unwrap();
+    let again = consumer
+        .next_batch(10, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(bodies(&again), vec!["pick 1", "pick 2"]);
+    assert!(again.iter().all(|delivery| delivery.attempt == 2));
+    consumer.ack(&again).await.unwrap();
 }

@@ -71,6 +71,9 @@ pub struct EmbeddedBus {
     /// Whether the bus lives in the store's file, whose commits acknowledge deliveries
     /// ([`Consumer::acknowledges_in_commit`]).
     in_store: bool,
+    /// The lock file held while this process has the bus to itself
+    /// ([`EmbeddedBus::claim`]).
+    claim: Option<Arc<std::fs::File>>,
 }
 
 /// A message as it is inserted: its columns, encoded by the publisher, so that the
@@ -171,6 +174,7 @@ impl EmbeddedBus {
             path: shared_path,
             options: Arc::new(options),
             in_store: false,
+            claim: None,
         })
     }
 
@@ -189,7 +193,54 @@ impl EmbeddedBus {
             path: Arc::from(path),
             options: Arc::new(options),
             in_store: true,
+            claim: None,
         }
+    }
+
+    /// Claims the bus for this process, as a hub does: holds a lock on the file `lock`
+    /// for as long as a handle of the bus lives, so that a second hub on the same data
+    /// directory is refused, and makes the messages an earlier process had leased
+    /// available again at once, their delivery counted, instead of after their
+    /// visibility timeout. Other processes may still publish (a CLI command); the lock
+    /// is released by the system when the process ends, however it ends.
+    ///
+    /// # Errors
+    /// When another process holds the lock, or the files cannot be written.
+    pub async fn claim(mut self, lock: &Path) -> Result<EmbeddedBus, BusError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock)
+            .map_err(|error| BusError::Other(format!("cannot open {}: {error}", lock.display())))?;
+        file.try_lock().map_err(|error| match error {
+            std::fs::TryLockError::WouldBlock => BusError::Other(format!(
+                "another transload process holds {}: one hub per data directory",
+                lock.display()
+            )),
+            std::fs::TryLockError::Error(error) => {
+                BusError::Other(format!("cannot lock {}: {error}", lock.display()))
+            }
+        })?;
+        self.claim = Some(Arc::new(file));
+        let released = self
+            .call(Durability::Normal, |connection, _, now| {
+                connection
+                    .prepare_cached(
+                        "UPDATE bus_messages SET available_at = ?1, lease = NULL
+                         WHERE lease IS NOT NULL",
+                    )
+                    .and_then(|mut statement| statement.execute(params![now]))
+                    .map_err(bus_error)
+            })
+            .await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "embedded bus: messages leased by an earlier process are available again"
+            );
+        }
+        Ok(self)
     }
 
     /// The file the bus lives in.
