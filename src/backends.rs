@@ -24,10 +24,13 @@ pub const STORE_FILE: &str = "store.sqlite3";
 pub const LOCK_FILE: &str = "hub.lock";
 
 /// Why the bus or the store could not be opened.
+///
+/// The message says what failed; why is its [`std::error::Error::source`] (printed as a
+/// chain by the binary), not repeated in the message.
 #[derive(Debug, Error)]
 pub enum OpenError {
     /// The data directory cannot be created.
-    #[error("cannot create data directory {path}: {source}")]
+    #[error("cannot create data directory {path}")]
     DataDir {
         /// The directory.
         path: String,
@@ -35,7 +38,7 @@ pub enum OpenError {
         source: std::io::Error,
     },
     /// The bus failed to open.
-    #[error("cannot open the {kind} bus: {source}")]
+    #[error("cannot open the {kind} bus")]
     Bus {
         /// `embedded` or `amqp`.
         kind: &'static str,
@@ -43,7 +46,7 @@ pub enum OpenError {
         source: BusError,
     },
     /// The store failed to open.
-    #[error("cannot open the {kind} store: {source}")]
+    #[error("cannot open the {kind} store")]
     Store {
         /// `sqlite` or `postgres`.
         kind: &'static str,

@@ -673,9 +673,11 @@ async fn a_second_hub_on_the_same_data_directory_is_refused() {
     let Err(error) = open_backends(&config).await else {
         panic!("a second hub opened the same data directory");
     };
+    let why = std::error::Error::source(&error).map(ToString::to_string);
     assert!(
-        error.to_string().contains("one hub per data directory"),
-        "{error}"
+        why.as_deref()
+            .is_some_and(|why| why.contains("one hub per data directory")),
+        "{error}: {why:?}"
     );
     drop(first);
     open_backends(&config).await.unwrap();
