@@ -55,6 +55,14 @@ fn quick() -> ConsumerOptions {
     }
 }
 
+/// A window of `prefetch` deliveries and a visibility timeout longer than any test.
+fn window(prefetch: u16) -> ConsumerOptions {
+    ConsumerOptions {
+        prefetch,
+        visibility_timeout: Duration::from_secs(60),
+    }
+}
+
 /// Everything waiting on `stage`, acknowledged.
 async fn take_all(bus: &EmbeddedBus, stage: Stage) -> Vec<Delivery> {
     let mut consumer = bus.consumer(stage, quick()).await.unwrap();
@@ -567,11 +575,7 @@ fn rows_in_file(path: &Path, stage: Stage) -> Vec<(String, u32, bool)> {
 async fn a_unit_rolled_back_hands_nothing_and_keeps_no_place_in_the_window() {
     let path = data_dir().join("store.sqlite3");
     let (store, bus) = open_shared(&path);
-    let window = ConsumerOptions {
-        prefetch: 1,
-        visibility_timeout: Duration::from_secs(30),
-    };
-    let mut consumer = bus.consumer(Stage::Events, window).await.unwrap();
+    let mut consumer = bus.consumer(Stage::Events, window(1)).await.unwrap();
     assert!(
         consumer
             .next_batch(10, Duration::from_millis(50))
@@ -699,11 +703,7 @@ async fn what_a_stopped_hub_had_leased_comes_again_when_the_next_starts() {
     )
     .await
     .unwrap();
-    let slow = ConsumerOptions {
-        prefetch: 10,
-        visibility_timeout: Duration::from_secs(60),
-    };
-    let mut consumer = bus.consumer(Stage::Inbound, slow.clone()).await.unwrap();
+    let mut consumer = bus.consumer(Stage::Inbound, window(10)).await.unwrap();
     let leased = consumer
         .next_batch(10, Duration::from_secs(1))
         .await
@@ -713,7 +713,7 @@ async fn what_a_stopped_hub_had_leased_comes_again_when_the_next_starts() {
     drop((consumer, bus, store));
 
     let (bus, _store) = open_backends(&config).await.unwrap();
-    let mut consumer = bus.consumer(Stage::Inbound, slow).await.unwrap();
+    let mut consumer = bus.consumer(Stage::Inbound, window(10)).await.unwrap();
     let again = consumer
         .next_batch(10, Duration::from_secs(1))
         .await

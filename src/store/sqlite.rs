@@ -167,9 +167,9 @@ impl SqliteStore {
                     if broken.load(Ordering::SeqCst) {
                         return (Err(StoreError::NotAttempted), Handed::default());
                     }
-                    let applied = match &json {
+                    let applied = match json {
                         Ok(json) => apply(connection, &unit, json, bus.as_deref()),
-                        Err(error) => (Err(error.clone()), Handed::default()),
+                        Err(error) => (Err(error), Handed::default()),
                     };
                     if chain && !committed(&applied.0) {
                         broken.store(true, Ordering::SeqCst);
@@ -474,7 +474,7 @@ fn message_row(message: BusMessage) -> Result<MessageRow, StoreError> {
 fn apply(
     transaction: &Connection,
     unit: &UnitOfWork,
-    json: &UnitJson,
+    json: UnitJson,
     bus: Option<&LocalConsumers>,
 ) -> (Result<CommitOutcome, StoreError>, Handed) {
     let mut handed = Handed::default();
@@ -490,7 +490,7 @@ fn apply(
 fn apply_unit(
     transaction: &Connection,
     unit: &UnitOfWork,
-    json: &UnitJson,
+    json: UnitJson,
     bus: Option<&LocalConsumers>,
     handed: &mut Handed,
 ) -> Result<CommitOutcome, StoreError> {
@@ -650,14 +650,15 @@ fn apply_unit(
         publish(
             transaction,
             dead.stage,
-            &message_row(message)?,
+            message_row(message)?,
             bus,
             handed,
             at,
         )?;
     }
-    for (stage, message) in &json.outbox {
-        publish(transaction, *stage, message, bus, handed, at)?;
+    // Moved, not copied: a message handed to a consumer goes to it as it is.
+    for (stage, message) in json.outbox {
+        publish(transaction, stage, message, bus, handed, at)?;
     }
     for dead in &unit.dead_letters {
         execute_cached(
@@ -688,7 +689,7 @@ fn apply_unit(
 fn publish(
     transaction: &Connection,
     stage: Stage,
-    message: &MessageRow,
+    message: MessageRow,
     bus: Option<&LocalConsumers>,
     handed: &mut Handed,
     at: Timestamp,

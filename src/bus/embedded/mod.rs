@@ -451,7 +451,7 @@ pub fn import_file(into: &Path, from: &Path) -> Result<usize, BusError> {
 pub(crate) fn enqueue(
     connection: &Connection,
     stage: Stage,
-    message: &MessageRow,
+    message: MessageRow,
     now: i64,
     consumers: &LocalConsumers,
     handed: &mut Handed,
@@ -493,10 +493,10 @@ pub(crate) fn enqueue(
         (Some(inbox), Ok(_)) => {
             let row = LeasedRow {
                 seq: connection.last_insert_rowid(),
-                id: message.id.clone(),
-                routing_key: message.routing_key.clone(),
-                headers: message.headers.clone(),
-                body: message.body.clone(),
+                id: message.id,
+                routing_key: message.routing_key,
+                headers: message.headers,
+                body: message.body,
                 attempt: 1,
                 lease: inbox.lease,
             };
@@ -545,7 +545,7 @@ impl Bus for EmbeddedBus {
             move |connection| {
                 let mut handed = Handed::default();
                 let now = now_ms();
-                for message in &messages {
+                for message in messages {
                     enqueue(connection, stage, message, now, &consumers, &mut handed)
                         .map_err(bus_error)?;
                 }
@@ -599,7 +599,8 @@ impl Bus for EmbeddedBus {
 ///   wait a batch longer.)
 ///
 /// Dropped, it gives back at once what was handed to it or leased ahead and not handed
-/// out; deliveries handed out and not settled come back after the visibility timeout.
+/// out; deliveries handed out and not settled, and a lease ahead still on its way, come
+/// back after the visibility timeout.
 #[derive(Debug)]
 pub struct EmbeddedConsumer {
     bus: EmbeddedBus,
