@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use transload_core::ids::TenantId;
 use transload_core::position::line_and_column;
+use transload_core::store::History;
 use transload_orchestrator::policy;
 
 /// Which bus carries messages between the stages.
@@ -212,7 +213,8 @@ struct ConfigFile {
     retention: RetentionConfig,
 }
 
-/// The `[retention]` table: how long the store keeps what it needs only for a while.
+/// The `[retention]` table: how many days the store keeps what it needs only for a
+/// while. Every value is at least 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionConfig {
@@ -221,21 +223,77 @@ pub struct RetentionConfig {
     /// come within minutes.
     #[serde(default = "default_processed_days")]
     pub processed_days: u32,
+    /// Days a raw inbound message (its bytes, metadata and dedupe key) is kept: what
+    /// `GET /v1/partners/{partner}/messages/{id}` shows, and what recognises a partner's
+    /// retry of a message it sent before.
+    #[serde(default = "default_raw_days")]
+    pub raw_days: u32,
+    /// Days an audit entry (decisions, overrides, redrives) is kept.
+    #[serde(default = "default_audit_days")]
+    pub audit_days: u32,
+    /// Days a dead letter is kept once redriven. One not redriven is kept until it is.
+    #[serde(default = "default_redriven_days")]
+    pub redriven_dead_letter_days: u32,
+}
+
+impl RetentionConfig {
+    /// The days `history` is kept.
+    #[must_use]
+    pub fn days(&self, history: History) -> u32 {
+        match history {
+            History::ProcessedMarkers => self.processed_days,
+            History::RawMessages => self.raw_days,
+            History::AuditEntries => self.audit_days,
+            History::RedrivenDeadLetters => self.redriven_dead_letter_days,
+        }
+    }
+
+    /// The setting of `history` in the `[retention]` table.
+    #[must_use]
+    pub fn setting(history: History) -> &'static str {
+        match history {
+            History::ProcessedMarkers => "processed_days",
+            History::RawMessages => "raw_days",
+            History::AuditEntries => "audit_days",
+            History::RedrivenDeadLetters => "redriven_dead_letter_days",
+        }
+    }
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig {
             processed_days: DEFAULT_PROCESSED_DAYS,
+            raw_days: DEFAULT_RAW_DAYS,
+            audit_days: DEFAULT_AUDIT_DAYS,
+            redriven_dead_letter_days: DEFAULT_REDRIVEN_DAYS,
         }
     }
 }
 
 /// Default of [`RetentionConfig::processed_days`].
 const DEFAULT_PROCESSED_DAYS: u32 = 7;
+/// Default of [`RetentionConfig::raw_days`].
+const DEFAULT_RAW_DAYS: u32 = 30;
+/// Default of [`RetentionConfig::audit_days`]: a year, as carrier claims and audits go.
+const DEFAULT_AUDIT_DAYS: u32 = 365;
+/// Default of [`RetentionConfig::redriven_dead_letter_days`].
+const DEFAULT_REDRIVEN_DAYS: u32 = 30;
 
 fn default_processed_days() -> u32 {
     DEFAULT_PROCESSED_DAYS
+}
+
+fn default_raw_days() -> u32 {
+    DEFAULT_RAW_DAYS
+}
+
+fn default_audit_days() -> u32 {
+    DEFAULT_AUDIT_DAYS
+}
+
+fn default_redriven_days() -> u32 {
+    DEFAULT_REDRIVEN_DAYS
 }
 
 /// The `[orchestrator]` table: where the carrier files are, and the policy (each of its
@@ -379,10 +437,14 @@ impl Config {
                 path.display()
             );
         }
-        if file.retention.processed_days == 0 {
+        if let Some(history) = History::ALL
+            .into_iter()
+            .find(|history| file.retention.days(*history) == 0)
+        {
             bail!(
-                "{}: [retention] processed_days must be at least 1",
-                path.display()
+                "{}: [retention] {} must be at least 1",
+                path.display(),
+                RetentionConfig::setting(history)
             );
         }
         if file.bus == BusKind::Amqp && file.amqp.is_none() {
@@ -488,7 +550,7 @@ mod tests {
     const GOOD: &str = "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:8080\"\n";
 
     #[test]
-    fn processed_markers_are_kept_a_week_unless_told_and_at_least_a_day() {
+    fn retention_has_defaults_takes_each_setting_and_at_least_a_day() {
         let path = Path::new("/etc/transload/transload.toml");
         let config = Config::parse(path, GOOD).unwrap();
         assert_eq!(config.retention.processed_days, 7);
@@ -503,8 +565,35 @@ mod tests {
                 .contains("processed_days must be at least 1"),
             "{error}"
         );
-        let error = Config::parse(path, &format!("{GOOD}[retention]\nraw_days = 3\n")).unwrap_err();
-        assert!(error.to_string().contains("raw_days"), "{error}");
+        let config = Config::parse(
+            path,
+            &format!(
+                "{GOOD}[retention]\nraw_days = 90\naudit_days = 730\nredriven_dead_letter_days = 14\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            History::ALL.map(|history| config.retention.days(history)),
+            [7, 90, 730, 14]
+        );
+        assert_eq!(
+            History::ALL.map(|history| RetentionConfig::default().days(history)),
+            [7, 30, 365, 30]
+        );
+        for setting in ["raw_days", "audit_days", "redriven_dead_letter_days"] {
+            let error =
+                Config::parse(path, &format!("{GOOD}[retention]\n{setting} = 0\n")).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("{setting} must be at least 1")),
+                "{error}"
+            );
+        }
+        // Loads' state is never pruned: no such setting.
+        let error =
+            Config::parse(path, &format!("{GOOD}[retention]\nstate_days = 3\n")).unwrap_err();
+        assert!(error.to_string().contains("state_days"), "{error}");
     }
 
     #[test]

@@ -638,8 +638,12 @@ mod tests {
         async fn is_processed(&self, consumer: &str, message_id: Uuid) -> Result<bool, StoreError> {
             self.inner.is_processed(consumer, message_id).await
         }
-        async fn prune_processed(&self, before: jiff::Timestamp) -> Result<u64, StoreError> {
-            self.inner.prune_processed(before).await
+        async fn prune(
+            &self,
+            history: transload_core::store::History,
+            before: jiff::Timestamp,
+        ) -> Result<u64, StoreError> {
+            self.inner.prune(history, before).await
         }
         async fn next_control_number(
             &self,

@@ -29,7 +29,7 @@ use serde_json::json;
 use transload_core::bus::{BusMessage, DeliveryToken, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
-    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, Processed, RawMessage,
+    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, History, Processed, RawMessage,
     ReceivedControlNumber, Redrive, StateDocument, StateKey, StateRecord, StateWrite, Store,
     StoreError, UnitOfWork,
 };
@@ -395,7 +395,13 @@ async fn processed_markers_are_pruned_by_age<H: Harness>(harness: &H) {
     };
     assert_eq!(commit(&store, unit(young)).await, CommitOutcome::Committed);
 
-    assert_eq!(store.prune_processed(cutoff).await.unwrap(), 5_100);
+    assert_eq!(
+        store
+            .prune(History::ProcessedMarkers, cutoff)
+            .await
+            .unwrap(),
+        5_100
+    );
     assert!(!store.is_processed("translate", old[0]).await.unwrap());
     assert!(!store.is_processed("translate", old[5_099]).await.unwrap());
     assert!(store.is_processed("deliver", young).await.unwrap());
@@ -403,7 +409,135 @@ async fn processed_markers_are_pruned_by_age<H: Harness>(harness: &H) {
         commit(&store, unit(young)).await,
         CommitOutcome::AlreadyProcessed
     );
-    assert_eq!(store.prune_processed(cutoff).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .prune(History::ProcessedMarkers, cutoff)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// Raw messages go by when they were received, and their dedupe keys with them.
+async fn raw_messages_are_pruned_by_age<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let old = raw("acme", "isa-000000101");
+    let young = RawMessage {
+        received_at: at(10_000),
+        ..raw("acme", "isa-000000102")
+    };
+    for raw in [&old, &young] {
+        let unit = UnitOfWork {
+            raw: Some(raw.clone()),
+            ..UnitOfWork::default()
+        };
+        assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+    }
+
+    assert_eq!(
+        store.prune(History::RawMessages, at(5_000)).await.unwrap(),
+        1
+    );
+    assert_eq!(store.raw_message(old.id).await.unwrap(), None);
+    assert_eq!(
+        store.raw_message(young.id).await.unwrap(),
+        Some(young.clone())
+    );
+    assert_eq!(
+        store.prune(History::RawMessages, at(5_000)).await.unwrap(),
+        0
+    );
+    // The old message's key is free again; the young one's still recognises a retry.
+    let again = |raw: &RawMessage| UnitOfWork {
+        raw: Some(RawMessage {
+            id: Uuid::now_v7(),
+            ..raw.clone()
+        }),
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, again(&old)).await, CommitOutcome::Committed);
+    assert!(matches!(
+        commit(&store, again(&young)).await,
+        CommitOutcome::DuplicateRaw { .. }
+    ));
+}
+
+/// Audit entries go by their time, whoever wrote them.
+async fn audit_entries_are_pruned_by_age<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let unit = UnitOfWork {
+        audit: vec![
+            audit("acme", "L-20", "decision", at(0)),
+            audit("globex", "L-21", "override", at(1_000)),
+            audit("acme", "L-20", "tendered", at(10_000)),
+        ],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, unit).await, CommitOutcome::Committed);
+
+    assert_eq!(
+        store.prune(History::AuditEntries, at(5_000)).await.unwrap(),
+        2
+    );
+    let left: Vec<String> = store
+        .audit_log(&tenant("acme"), "L-20")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect();
+    assert_eq!(left, ["tendered"]);
+    assert!(
+        store
+            .audit_log(&tenant("globex"), "L-21")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A dead letter goes some time after it was redriven; one never redriven stays,
+/// however old.
+async fn redriven_dead_letters_are_pruned_by_age<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let redriven = dead_letter(Stage::Outbound, Some("odfl"), at(0));
+    let waiting = dead_letter(Stage::Outbound, Some("odfl"), at(1));
+    insert_dead_letters(&store, &[redriven.clone(), waiting.clone()]).await;
+    let redrive = UnitOfWork {
+        redrives: vec![Redrive {
+            dead_letter_id: redriven.id,
+            by: "operator:alice".to_owned(),
+            edited_body: None,
+        }],
+        ..UnitOfWork::default()
+    };
+    assert_eq!(commit(&store, redrive).await, CommitOutcome::Committed);
+    let (redriven_at, _) = store
+        .dead_letter(redriven.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .redriven
+        .unwrap();
+
+    assert_eq!(
+        store
+            .prune(History::RedrivenDeadLetters, redriven_at)
+            .await
+            .unwrap(),
+        0,
+        "redriven at the cutoff: kept"
+    );
+    let later = redriven_at + jiff::SignedDuration::from_millis(1);
+    assert_eq!(
+        store
+            .prune(History::RedrivenDeadLetters, later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.dead_letter(redriven.id).await.unwrap(), None);
+    assert_eq!(store.dead_letter(waiting.id).await.unwrap(), Some(waiting));
 }
 
 /// Concurrent commits of one input: exactly one wins.
@@ -1498,6 +1632,9 @@ macro_rules! store_conformance {
             processed_marker_refuses_a_second_commit,
             processed_marker_under_concurrency,
             processed_markers_are_pruned_by_age,
+            raw_messages_are_pruned_by_age,
+            audit_entries_are_pruned_by_age,
+            redriven_dead_letters_are_pruned_by_age,
             raw_messages_dedupe_per_tenant,
             raw_dedupe_under_concurrency,
             state_optimistic_concurrency,
@@ -1591,7 +1728,8 @@ mod postgres_only {
             [
                 (1, "initial".to_owned()),
                 (2, "outbox keeps only pending".to_owned()),
-                (3, "processed by time".to_owned())
+                (3, "processed by time".to_owned()),
+                (4, "history by time".to_owned())
             ]
         );
     }

@@ -386,6 +386,45 @@ async fn next_control_numbers_one_by_one<S: Store>(
     Ok(allocated)
 }
 
+/// What the store keeps only for a while: [`Store::prune`] forgets it by age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum History {
+    /// Processed markers, by when their message was processed. A marker guards against
+    /// a second delivery of its message, which comes within the bus's visibility
+    /// timeout or at a restart: markers are kept for days, not for every message ever
+    /// handled.
+    ProcessedMarkers,
+    /// Raw inbound messages, by when they were received. Their dedupe keys go with them:
+    /// a partner's retry older than the retention is taken as a new message.
+    RawMessages,
+    /// Audit entries, by when they were written.
+    AuditEntries,
+    /// Dead letters that were redriven, by when. A dead letter not redriven is work left
+    /// to an operator and is never pruned.
+    RedrivenDeadLetters,
+}
+
+impl History {
+    /// Every kind, in the order they are pruned.
+    pub const ALL: [Self; 4] = [
+        Self::ProcessedMarkers,
+        Self::RawMessages,
+        Self::AuditEntries,
+        Self::RedrivenDeadLetters,
+    ];
+
+    /// Its name in logs and configuration.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ProcessedMarkers => "processed markers",
+            Self::RawMessages => "raw messages",
+            Self::AuditEntries => "audit entries",
+            Self::RedrivenDeadLetters => "redriven dead letters",
+        }
+    }
+}
+
 /// The hub's durable memory.
 pub trait Store: Clone + Send + Sync + 'static {
     /// Applies `unit` in one transaction.
@@ -439,12 +478,11 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: Uuid,
     ) -> impl Future<Output = Result<Option<RawMessage>, StoreError>> + Send;
 
-    /// Forgets the processed markers recorded before `before`; returns how many went.
-    /// A marker guards against a second delivery of its message, which comes within the
-    /// bus's visibility timeout or at a restart, so markers are kept for days, then
-    /// pruned rather than kept for every message ever handled.
-    fn prune_processed(
+    /// Forgets the records of `history` dated before `before` (in chunks, each its own
+    /// short write, so that the stages' commits go between them); returns how many went.
+    fn prune(
         &self,
+        history: History,
         before: Timestamp,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 

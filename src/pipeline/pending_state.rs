@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use transload_core::ids::{PartnerId, TenantId};
 use transload_core::store::{
-    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, OutboxRecord, RawMessage, StateKey,
-    StateRecord, StateWrite, Store, StoreError, UnitOfWork,
+    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, History, OutboxRecord, RawMessage,
+    StateKey, StateRecord, StateWrite, Store, StoreError, UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -108,8 +108,8 @@ impl<S: Store> Store for WithPendingState<S> {
         self.store.is_processed(consumer, message_id).await
     }
 
-    async fn prune_processed(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.store.prune_processed(before).await
+    async fn prune(&self, history: History, before: Timestamp) -> Result<u64, StoreError> {
+        self.store.prune(history, before).await
     }
 
     async fn next_control_number(

@@ -7,8 +7,8 @@ pub mod sqlite;
 use jiff::Timestamp;
 use transload_core::ids::{PartnerId, TenantId};
 use transload_core::store::{
-    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, OutboxRecord, RawMessage, StateKey,
-    StateRecord, Store, StoreError, UnitOfWork,
+    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, History, OutboxRecord, RawMessage,
+    StateKey, StateRecord, Store, StoreError, UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -76,8 +76,8 @@ impl Store for AnyStore {
         delegate!(self, store => store.is_processed(consumer, message_id))
     }
 
-    async fn prune_processed(&self, before: Timestamp) -> Result<u64, StoreError> {
-        delegate!(self, store => store.prune_processed(before))
+    async fn prune(&self, history: History, before: Timestamp) -> Result<u64, StoreError> {
+        delegate!(self, store => store.prune(history, before))
     }
 
     async fn next_control_number(

@@ -10,9 +10,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use transload_core::bus::{BusMessage, Stage};
 use transload_core::ids::{DedupeKey, PartnerId, TenantId};
 use transload_core::store::{
-    AuditEntry, CommitOutcome, DEAD_LETTER_HEADER, DeadLetter, DeadLetterFilter, OutboxRecord,
-    REDRIVE_OF_HEADER, RawMessage, StateDocument, StateKey, StateRecord, Store, StoreError,
-    UnitOfWork,
+    AuditEntry, CommitOutcome, DEAD_LETTER_HEADER, DeadLetter, DeadLetterFilter, History,
+    OutboxRecord, REDRIVE_OF_HEADER, RawMessage, StateDocument, StateKey, StateRecord, Store,
+    StoreError, UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -22,13 +22,14 @@ use crate::bus::embedded::{
 use crate::sqlite::group_commit::{GroupCommit, WriteError};
 use crate::sqlite::{Durability, has_table, is_busy, migrate, open_durable, open_writer};
 
-/// Processed markers deleted per write when pruning.
+/// Records deleted per write when pruning.
 const PRUNE_CHUNK: usize = 5_000;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_initial.sql"),
     include_str!("migrations/sqlite/0002_outbox_keeps_only_pending.sql"),
     include_str!("migrations/sqlite/0003_processed_by_time.sql"),
+    include_str!("migrations/sqlite/0004_history_by_time.sql"),
 ];
 
 /// Read connections: the stages, the relay and the APIs read at once.
@@ -912,21 +913,38 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn prune_processed(&self, before: Timestamp) -> Result<u64, StoreError> {
+    async fn prune(&self, history: History, before: Timestamp) -> Result<u64, StoreError> {
         let before = micros(before);
+        // The oldest first, by the index on the record's time.
+        let statement = match history {
+            History::ProcessedMarkers => {
+                "DELETE FROM processed WHERE (consumer, message_id) IN (
+                     SELECT consumer, message_id FROM processed
+                     WHERE processed_at < ?1 ORDER BY processed_at LIMIT ?2)"
+            }
+            History::RawMessages => {
+                "DELETE FROM raw_messages WHERE rowid IN (
+                     SELECT rowid FROM raw_messages
+                     WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)"
+            }
+            History::AuditEntries => {
+                "DELETE FROM audit_log WHERE seq IN (
+                     SELECT seq FROM audit_log WHERE at < ?1 ORDER BY at LIMIT ?2)"
+            }
+            History::RedrivenDeadLetters => {
+                "DELETE FROM dead_letters WHERE rowid IN (
+                     SELECT rowid FROM dead_letters
+                     WHERE redriven_at IS NOT NULL AND redriven_at < ?1
+                     ORDER BY redriven_at LIMIT ?2)"
+            }
+        };
         let mut pruned = 0;
         // In chunks, each its own write, so the stages' commits go between them.
         loop {
             let deleted = self
                 .write(Durability::Normal, keep_all, move |connection| {
-                    execute_cached(
-                        connection,
-                        "DELETE FROM processed WHERE (consumer, message_id) IN (
-                             SELECT consumer, message_id FROM processed
-                             WHERE processed_at < ?1 ORDER BY processed_at LIMIT ?2)",
-                        params![before, PRUNE_CHUNK],
-                    )
-                    .map_err(store_error)
+                    execute_cached(connection, statement, params![before, PRUNE_CHUNK])
+                        .map_err(store_error)
                 })
                 .await?;
             pruned += deleted as u64;

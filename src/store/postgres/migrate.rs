@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "processed by time",
         sql: include_str!("../migrations/postgres/0003_processed_by_time.sql"),
     },
+    Migration {
+        version: 4,
+        name: "history by time",
+        sql: include_str!("../migrations/postgres/0004_history_by_time.sql"),
+    },
 ];
 
 /// Key of the transaction-scoped advisory lock that serialises migrators ("tload-mg").

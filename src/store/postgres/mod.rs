@@ -29,8 +29,8 @@ use tracing::{debug, warn};
 use transload_core::bus::Stage;
 use transload_core::ids::{PartnerId, TenantId};
 use transload_core::store::{
-    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, OutboxRecord, RawMessage, StateKey,
-    StateRecord, Store, StoreError, UnitOfWork,
+    AuditEntry, CommitOutcome, DeadLetter, DeadLetterFilter, History, OutboxRecord, RawMessage,
+    StateKey, StateRecord, Store, StoreError, UnitOfWork,
 };
 use uuid::Uuid;
 
@@ -353,13 +353,28 @@ impl Store for PostgresStore {
             .transpose()
     }
 
-    async fn prune_processed(&self, before: Timestamp) -> Result<u64, StoreError> {
+    async fn prune(&self, history: History, before: Timestamp) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached(
-                "DELETE FROM processed_messages WHERE ctid IN (
-                     SELECT ctid FROM processed_messages WHERE processed_at < $1 LIMIT $2)",
-            )
+            .prepare_cached(match history {
+                History::ProcessedMarkers => {
+                    "DELETE FROM processed_messages WHERE ctid IN (
+                         SELECT ctid FROM processed_messages WHERE processed_at < $1 LIMIT $2)"
+                }
+                History::RawMessages => {
+                    "DELETE FROM raw_messages WHERE ctid IN (
+                         SELECT ctid FROM raw_messages WHERE received_at < $1 LIMIT $2)"
+                }
+                History::AuditEntries => {
+                    "DELETE FROM audit_log WHERE ctid IN (
+                         SELECT ctid FROM audit_log WHERE at < $1 LIMIT $2)"
+                }
+                History::RedrivenDeadLetters => {
+                    "DELETE FROM dead_letters WHERE ctid IN (
+                         SELECT ctid FROM dead_letters
+                         WHERE redriven_at IS NOT NULL AND redriven_at < $1 LIMIT $2)"
+                }
+            })
             .await
             .map_err(|error| db(&error))?;
         let before = rows::sql_time(before)?;
