@@ -546,6 +546,7 @@ fn check_api_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use transload_orchestrator::policy::AllocationPeriod;
 
     const GOOD: &str = "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:8080\"\n";
 
@@ -611,6 +612,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("hub.toml:3:10: "), "{error}");
+    }
+
+    #[test]
+    fn the_allocation_period_is_a_month_unless_told() {
+        let path = Path::new("/etc/transload/transload.toml");
+        let orchestrator = "[orchestrator]\ncarriers_dir = \"carriers\"\n";
+        let period = |extra: &str| {
+            Config::parse(path, &format!("{GOOD}{orchestrator}{extra}")).map(|config| {
+                config
+                    .orchestrator
+                    .unwrap()
+                    .policy()
+                    .tender
+                    .allocation_period
+            })
+        };
+        assert_eq!(period("").unwrap(), AllocationPeriod::Month);
+        assert_eq!(
+            period("[orchestrator.tender]\nallocation_period = \"quarter\"\n").unwrap(),
+            AllocationPeriod::Quarter
+        );
+        let error =
+            period("[orchestrator.tender]\nallocation_period = \"fortnight\"\n").unwrap_err();
+        assert!(error.to_string().contains("fortnight"), "{error}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use jiff::civil::Date;
 use transload_core::ids::PartnerId;
 
 use crate::carrier::QualityStats;
+use crate::policy::AllocationPeriod;
 
 /// Counts and figures from earlier decisions and carrier performance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,10 +84,11 @@ pub const MIN_OBSERVATIONS: u32 = 5;
 const LANE_DAYS_KEPT: i64 = 7;
 
 /// The carrier history as stored: what the orchestrator's decisions reported
-/// ([`CarrierFeedback`]), from which a [`CarrierHistory`] is built for selection.
+/// ([`CarrierFeedback`](crate::process::CarrierFeedback)), from which a [`CarrierHistory`] is built for selection.
 ///
-/// - awards per carrier (the allocation share), and loads per carrier, lane and pickup
-///   day (the lane capacity), kept for a week;
+/// - awards per carrier in the current allocation period (the allocation share: a new
+///   period starts with none), and loads per carrier, lane and pickup day (the lane
+///   capacity), kept for a week;
 /// - tender answers per carrier: acceptance = accepted / answered (an expiry is a
 ///   refusal);
 /// - deliveries per carrier: on time = on time / delivered.
@@ -95,9 +97,14 @@ const LANE_DAYS_KEPT: i64 = 7;
 /// carrier file's baseline stands for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryLedger {
-    /// Loads awarded per carrier.
+    /// Loads awarded per carrier in the allocation period that starts on
+    /// [`HistoryLedger::awards_since`].
     #[serde(default)]
     pub awards: BTreeMap<PartnerId, u32>,
+    /// The first day of the allocation period of [`HistoryLedger::awards`] (none: a
+    /// ledger written before periods were kept, whose awards count in no period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awards_since: Option<Date>,
     /// Loads per carrier, lane and pickup day.
     #[serde(default)]
     pub lane_loads: Vec<LaneLoad>,
@@ -152,9 +159,20 @@ impl Tally {
 }
 
 impl HistoryLedger {
-    /// Takes in one fact; `today` prunes lane loads older than a week.
-    pub fn apply(&mut self, feedback: &crate::process::CarrierFeedback, today: Date) {
+    /// Takes in one fact; `today` prunes lane loads older than a week, and starts the
+    /// awards over when it is in a later allocation `period` than they are.
+    pub fn apply(
+        &mut self,
+        feedback: &crate::process::CarrierFeedback,
+        today: Date,
+        period: AllocationPeriod,
+    ) {
         use crate::process::CarrierFeedback;
+        let current = period.start(today);
+        if self.awards_since.is_none_or(|since| since < current) {
+            self.awards.clear();
+            self.awards_since = Some(current);
+        }
         match feedback {
             CarrierFeedback::Awarded {
                 carrier,
@@ -197,13 +215,24 @@ impl HistoryLedger {
         }
     }
 
-    /// The history selection reads, with the baselines of `carriers` where the ledger
-    /// has too few observations.
+    /// The history selection reads on `today`, with the baselines of `carriers` where
+    /// the ledger has too few observations; awards only when they are of the allocation
+    /// `period` of `today` (else no carrier has any yet).
     #[must_use]
-    pub fn history(&self, carriers: &crate::carrier::CarrierMaster) -> CarrierHistory {
+    pub fn history(
+        &self,
+        carriers: &crate::carrier::CarrierMaster,
+        today: Date,
+        period: AllocationPeriod,
+    ) -> CarrierHistory {
         let mut history = CarrierHistory::new();
-        for (carrier, awards) in &self.awards {
-            history.set_awards(carrier.clone(), *awards);
+        if self
+            .awards_since
+            .is_some_and(|since| since >= period.start(today))
+        {
+            for (carrier, awards) in &self.awards {
+                history.set_awards(carrier.clone(), *awards);
+            }
         }
         for entry in &self.lane_loads {
             history.set_lane_loads(entry.carrier.clone(), &entry.lane, entry.day, entry.loads);

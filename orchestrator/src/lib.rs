@@ -52,8 +52,9 @@
 //!
 //! `on_time_pct` and `acceptance_pct` are the carrier's observed figures in the
 //! [`CarrierHistory`] when it has them, else the baseline of the carrier file; `awards`
-//! are the loads awarded to the carrier in the current allocation period and
-//! `total_awards` those awarded to all carriers. `round4` and `round6` round half to even.
+//! are the loads awarded to the carrier in the current allocation period
+//! ([`policy::AllocationPeriod`], a calendar month by default) and `total_awards` those
+//! awarded to all carriers in it. `round4` and `round6` round half to even.
 //! Percentages are expected from 0 to 100 (the loader enforces it for files; observed
 //! figures put into the history by code are taken as given).
 //!

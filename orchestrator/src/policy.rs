@@ -3,6 +3,7 @@
 //! per hub, read from the `[orchestrator]` table of the configuration (every key has a
 //! default, so an empty table is a working policy).
 
+use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use transload_core::ids::{CurrencyCode, PartnerId};
@@ -71,12 +72,50 @@ pub struct TenderPolicy {
     /// Whether the respond-by clock waits for the carrier's 997 accepting the 204 (X12
     /// carriers). Carriers without X12 start the clock when the tender is sent.
     pub clock_starts_at_997: bool,
+    /// The period a carrier's awards count in for its allocation share (the carrier
+    /// files' `allocation_pct`): each new period starts with no awards.
+    pub allocation_period: AllocationPeriod,
 }
 
 impl Default for TenderPolicy {
     fn default() -> Self {
         Self {
             clock_starts_at_997: true,
+            allocation_period: AllocationPeriod::default(),
+        }
+    }
+}
+
+/// The calendar period (UTC) carriers' allocation shares are measured over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllocationPeriod {
+    /// Monday to Sunday.
+    Week,
+    /// A calendar month.
+    #[default]
+    Month,
+    /// January–March, April–June, July–September, October–December.
+    Quarter,
+    /// A calendar year.
+    Year,
+}
+
+impl AllocationPeriod {
+    /// The first day of the period `day` is in.
+    #[must_use]
+    pub fn start(self, day: Date) -> Date {
+        match self {
+            Self::Week => {
+                let back = jiff::Span::new().days(day.weekday().to_monday_zero_offset());
+                day.checked_sub(back).unwrap_or(day)
+            }
+            Self::Month => day.first_of_month(),
+            Self::Quarter => {
+                let month = (day.month() - 1) / 3 * 3 + 1;
+                Date::new(day.year(), month, 1).unwrap_or(day)
+            }
+            Self::Year => day.first_of_year(),
         }
     }
 }

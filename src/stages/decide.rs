@@ -222,12 +222,19 @@ impl<S: Store> Decide<S> {
     async fn history(
         &self,
         tenant: &TenantId,
+        now: Timestamp,
     ) -> Result<(Loaded<HistoryLedger>, CarrierHistory), HandlerError> {
         let loaded: Loaded<HistoryLedger> = self.read(tenant, HISTORY_KIND, "carriers").await?;
         let history = loaded
             .value
             .as_ref()
-            .map_or_else(CarrierHistory::new, |ledger| ledger.history(&self.carriers));
+            .map_or_else(CarrierHistory::new, |ledger| {
+                ledger.history(
+                    &self.carriers,
+                    utc_day(now),
+                    self.policy.tender.allocation_period,
+                )
+            });
         Ok((loaded, history))
     }
 
@@ -241,10 +248,10 @@ impl<S: Store> Decide<S> {
         if outcome.feedback.is_empty() {
             return Ok(None);
         }
-        let today = jiff::tz::TimeZone::UTC.to_datetime(now).date();
+        let today = utc_day(now);
         let mut ledger = loaded.value.clone().unwrap_or_default();
         for feedback in &outcome.feedback {
-            ledger.apply(feedback, today);
+            ledger.apply(feedback, today, self.policy.tender.allocation_period);
         }
         loaded.write(&ledger).map(Some)
     }
@@ -281,8 +288,8 @@ impl<S: Store> Decide<S> {
         let Some(load) = loaded.value.take() else {
             return Ok(self.unknown_load(tenant, id, cause));
         };
-        let (history_loaded, history) = self.history(tenant).await?;
         let now = self.clock.now();
+        let (history_loaded, history) = self.history(tenant, now).await?;
         let context = self.context(now, &history);
         let pro_before = load.pro_number.clone();
         let outcome = decide(load, &context).map_err(|e| HandlerError::Permanent(e.to_string()))?;
@@ -422,8 +429,8 @@ impl<S: Store> Decide<S> {
                 .map_err(|e| HandlerError::Permanent(e.to_string()))?;
                 let mut load: Loaded<LoadState> =
                     self.read(&tenant, LOAD_KIND, id.as_str()).await?;
-                let (history_loaded, history) = self.history(&tenant).await?;
                 let now = self.clock.now();
+                let (history_loaded, history) = self.history(&tenant, now).await?;
                 let context = self.context(now, &history);
                 let outcome = process::on_pick(
                     &tenant,
@@ -650,6 +657,11 @@ impl<S: Store> Decide<S> {
         });
         Ok(unit)
     }
+}
+
+/// The calendar day (UTC) of `now`: lane capacity and allocation periods count in UTC days.
+fn utc_day(now: Timestamp) -> jiff::civil::Date {
+    jiff::tz::TimeZone::UTC.to_datetime(now).date()
 }
 
 fn header_tenant(message: &BusMessage) -> Result<TenantId, HandlerError> {
