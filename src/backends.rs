@@ -56,6 +56,14 @@ pub enum OpenError {
     /// The configuration names a backend without its settings.
     #[error("the configuration names {0} without its settings")]
     Incomplete(&'static str),
+    /// The `[amqp] ca_file` cannot be read, or holds no PEM certificate.
+    #[error("cannot use [amqp] ca_file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Opens the configured bus and store. The embedded bus with the SQLite store share one
@@ -131,8 +139,10 @@ async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
                 .amqp
                 .as_ref()
                 .ok_or(OpenError::Incomplete("bus = \"amqp\""))?;
+            let ca_certificates = section.ca_file.as_deref().map(read_ca_file).transpose()?;
             let amqp = AmqpConfig {
                 uri: section.url.clone(),
+                ca_certificates,
                 prefix: section.prefix.clone(),
                 startup_timeout: Duration::from_secs(section.startup_timeout_secs),
                 ..AmqpConfig::default()
@@ -193,4 +203,39 @@ fn create_data_dir(config: &Config) -> Result<(), OpenError> {
         path: config.data_dir.display().to_string(),
         source,
     })
+}
+
+/// The PEM text of an `[amqp] ca_file`, with at least one certificate in it (rustls
+/// skips what it cannot parse: a file without any would trust nothing more, silently).
+fn read_ca_file(path: &std::path::Path) -> Result<String, OpenError> {
+    let refused = |reason: String| OpenError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read_to_string(path).map_err(|error| refused(error.to_string()))?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(refused("no PEM certificate in it".to_owned()));
+    }
+    Ok(pem)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+        assert!(
+            read_ca_file(&fixtures.join("ca.pem"))
+                .unwrap()
+                .contains("BEGIN CERTIFICATE")
+        );
+        let key = read_ca_file(&fixtures.join("server.key")).unwrap_err();
+        assert!(key.to_string().contains("no PEM certificate"), "{key}");
+        let missing = read_ca_file(&fixtures.join("missing.pem")).unwrap_err();
+        assert!(missing.to_string().contains("missing.pem"), "{missing}");
+    }
 }

@@ -53,6 +53,11 @@ pub struct AmqpSection {
     /// How long `transload run` waits at start for a broker that does not answer yet.
     #[serde(default = "default_startup_timeout_secs")]
     pub startup_timeout_secs: u64,
+    /// For an `amqps://` URL: a PEM file of the certificate authorities the broker's
+    /// certificate may chain to, besides the system's (relative to the configuration
+    /// file).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_startup_timeout_secs() -> u64 {
@@ -453,6 +458,15 @@ impl Config {
                 path.display()
             );
         }
+        if let Some(amqp) = &file.amqp
+            && amqp.ca_file.is_some()
+            && !amqp.url.starts_with("amqps://")
+        {
+            bail!(
+                "{}: [amqp] ca_file is for a broker reached over TLS: its url must start with amqps://",
+                path.display()
+            );
+        }
         if file.store == StoreKind::Postgres && file.postgres.is_none() {
             bail!(
                 "{}: store = \"postgres\" needs a [postgres] table with url",
@@ -478,7 +492,10 @@ impl Config {
             store: file.store,
             data_dir: base.join(file.data_dir),
             http: file.http,
-            amqp: file.amqp,
+            amqp: file.amqp.map(|mut section| {
+                section.ca_file = section.ca_file.map(|file| base.join(file));
+                section
+            }),
             postgres: file.postgres,
             partners_dir,
             partners_dir_explicit,
@@ -762,5 +779,25 @@ mod tests {
         assert!(error.contains("[amqp]"), "{error}");
         let text = format!("bus = \"amqp\"\n{GOOD}[amqp]\nurl = \"amqp://127.0.0.1\"\n");
         assert!(Config::parse(Path::new("hub.toml"), &text).is_ok());
+    }
+
+    #[test]
+    fn a_ca_file_is_relative_to_the_file_and_only_for_amqps() {
+        let path = Path::new("/etc/transload/transload.toml");
+        let amqp = |url: &str| {
+            format!("bus = \"amqp\"\n{GOOD}[amqp]\nurl = \"{url}\"\nca_file = \"tls/ca.pem\"\n")
+        };
+        let config = Config::parse(path, &amqp("amqps://broker.internal")).unwrap();
+        assert_eq!(
+            config.amqp.unwrap().ca_file.unwrap(),
+            Path::new("/etc/transload/tls/ca.pem")
+        );
+        let error = Config::parse(path, &amqp("amqp://broker.internal"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("ca_file") && error.contains("amqps://"),
+            "{error}"
+        );
     }
 }

@@ -11,8 +11,11 @@ const MAX_PREFIX_LEN: usize = 200;
 /// How to reach RabbitMQ and how the bus uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmqpConfig {
-    /// Broker URI, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    /// Broker URI, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`; `amqps://` for TLS.
     pub uri: String,
+    /// Over TLS: certificate authorities (PEM) the broker's certificate may chain to,
+    /// besides the system's.
+    pub ca_certificates: Option<String>,
     /// Prefix of every exchange and queue name (`{prefix}.inbound`, `{prefix}.dlq`…).
     pub prefix: String,
     /// Returns of one message to its queue (a consumer died or its channel closed
@@ -53,6 +56,7 @@ impl Default for AmqpConfig {
     fn default() -> Self {
         Self {
             uri: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            ca_certificates: None,
             prefix: "transload".to_owned(),
             delivery_limit: 20,
             retry_tiers: [1, 5, 30, 120, 600]

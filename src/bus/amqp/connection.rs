@@ -1,5 +1,8 @@
 //! Opening connections: heartbeat from the configuration, a timeout on the handshake,
-//! and reconnection attempts spaced by exponential backoff with jitter (`backon`).
+//! and reconnection attempts spaced by exponential backoff with jitter (`backon`). An
+//! `amqps://` URI connects over TLS (rustls): the broker's certificate must chain to a
+//! certificate authority of the system's or of [`AmqpConfig::ca_certificates`] and name
+//! the URI's host.
 //!
 //! lapin's own automatic recovery is not enabled: after a broker restart it can stall
 //! (lapin issue 450), so the bus drops a connection at the first doubt and opens a new
@@ -8,6 +11,7 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::LongString;
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
@@ -29,10 +33,16 @@ pub(crate) async fn open(config: &AmqpConfig, role: &str) -> Result<Connection, 
     let properties = ConnectionProperties::default().with_connection_name(LongString::from(
         format!("transload-{}-{role}", config.prefix),
     ));
+    let runtime = lapin::runtime::default_runtime()
+        .map_err(|error| BusError::Other(format!("no runtime for the AMQP connection: {error}")))?;
+    let tls = OwnedTLSConfig {
+        identity: None,
+        cert_chain: config.ca_certificates.clone(),
+    };
     let connection = with_timeout(
         config.connect_timeout,
         "connection.open",
-        Connection::connect_uri(uri, properties),
+        Connection::connect_uri_with_config(uri, properties, tls, runtime),
     )
     .await?;
     debug!(role, "amqp connection opened");

@@ -1,0 +1,161 @@
+//! The AMQP bus over TLS (`amqps://`) against the machine's real RabbitMQ (127.0.0.1:5672,
+//! guest/guest, or `TRANSLOAD_AMQP_URI`), reached through a TLS proxy this test runs on a
+//! real socket (tokio-rustls, with the certificates of `tests/fixtures/tls`): the broker
+//! itself listens without TLS here. No RabbitMQ is a failure, not a skip.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use lapin::uri::AMQPUri;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use transload::bus::amqp::{AmqpBus, AmqpConfig};
+use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
+use uuid::Uuid;
+
+fn broker() -> AMQPUri {
+    std::env::var("TRANSLOAD_AMQP_URI")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+        .parse()
+        .unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+}
+
+/// A TLS listener on 127.0.0.1 that forwards what it decrypts to the broker.
+struct TlsProxy {
+    port: u16,
+    /// TLS handshakes completed.
+    handshakes: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn tls_proxy() -> TlsProxy {
+    let certs = CertificateDer::pem_file_iter(fixture("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&handshakes);
+    let broker = broker();
+    let upstream = format!("{}:{}", broker.authority.host, broker.authority.port);
+    let task = tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (acceptor, counted, upstream) =
+                (acceptor.clone(), Arc::clone(&counted), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(client).await else {
+                    return;
+                };
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Ok(mut plain) = TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    TlsProxy {
+        port,
+        handshakes,
+        task,
+    }
+}
+
+/// The bus's configuration for the broker behind `proxy`, by the name its certificate
+/// gives (`localhost`).
+fn over_tls(proxy: &TlsProxy, ca_certificates: Option<String>) -> AmqpConfig {
+    let broker = broker();
+    AmqpConfig {
+        uri: format!(
+            "amqps://{}:{}@localhost:{}/%2f",
+            broker.authority.userinfo.username, broker.authority.userinfo.password, proxy.port
+        ),
+        ca_certificates,
+        prefix: format!("tl-test-tls-{}", Uuid::now_v7().simple()),
+        connect_timeout: Duration::from_secs(5),
+        operation_timeout: Duration::from_secs(5),
+        confirm_timeout: Duration::from_secs(5),
+        startup_timeout: Duration::from_secs(2),
+        ..AmqpConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_go_through_a_broker_reached_over_tls_with_the_configured_ca() {
+    let proxy = tls_proxy().await;
+    let ca = std::fs::read_to_string(fixture("ca.pem")).unwrap();
+    let bus = match AmqpBus::connect(over_tls(&proxy, Some(ca))).await {
+        Ok(bus) => bus,
+        Err(error) => panic!(
+            "RabbitMQ is not reachable through the TLS proxy ({error}); these tests need a \
+             running broker (`rabbitmq-server`, or set TRANSLOAD_AMQP_URI)"
+        ),
+    };
+    let sent = BusMessage::new("acme.odfl.214", b"ST*214*0001~".to_vec());
+    bus.publish(Stage::Inbound, vec![sent.clone()])
+        .await
+        .unwrap();
+    let mut consumer = bus
+        .consumer(Stage::Inbound, ConsumerOptions::default())
+        .await
+        .unwrap();
+    let deliveries = consumer
+        .next_batch(10, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let received: Vec<_> = deliveries
+        .iter()
+        .map(|delivery| (delivery.message.id, delivery.message.body.clone()))
+        .collect();
+    consumer.ack(&deliveries).await.unwrap();
+    drop(consumer);
+    bus.delete_topology().await.unwrap();
+    bus.close().await;
+
+    assert_eq!(received, [(sent.id, sent.body)]);
+    assert!(
+        proxy.handshakes.load(Ordering::SeqCst) >= 1,
+        "the bus went around the TLS proxy"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_whose_certificate_chains_to_no_trusted_ca_is_refused() {
+    let proxy = tls_proxy().await;
+    let Err(error) = AmqpBus::connect(over_tls(&proxy, None)).await else {
+        panic!("a certificate of an unknown CA was accepted");
+    };
+    let error = error.to_string();
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(proxy.handshakes.load(Ordering::SeqCst), 0);
+}
