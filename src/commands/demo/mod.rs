@@ -11,9 +11,8 @@
 //! moves to the next carrier), one load runs late, one invoice bills fuel above tolerance.
 //! At the end it prints what the store says about the loads it played.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,10 +30,16 @@ use transload::stages::decide::OverrideMessage;
 use transload::store::AnyStore;
 use transload_connectors::partner::{PartnerDirectory, PartnerProfile};
 use transload_core::bus::Stage;
-use transload_core::ids::{ShipperLoadId, TenantId};
+use transload_core::ids::ShipperLoadId;
 use transload_core::store::{AuditEntry, StateKey, Store, UnitOfWork};
 use transload_orchestrator::load::LOAD_KIND;
 use transload_orchestrator::process::Override;
+
+mod cast;
+mod summary;
+mod x12_carrier;
+
+use cast::{Carrier, Cast};
 
 /// `transload demo` arguments.
 #[derive(Debug, clap::Args)]
@@ -63,111 +68,6 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(play(args))
-}
-
-/// The carriers' and shippers' sides, read from the partner profiles.
-struct Cast {
-    tenant: TenantId,
-    oms: PartnerProfile,
-    wms: PartnerProfile,
-    /// X12 carriers answering from their drop folder.
-    x12: Vec<PartnerProfile>,
-    /// REST carriers, with the address their simulator listens on.
-    rest: Vec<(PartnerProfile, SocketAddr)>,
-}
-
-impl Cast {
-    fn from(partners: &PartnerDirectory) -> anyhow::Result<Cast> {
-        let reads = |profile: &PartnerProfile, mapping: &str| {
-            profile.routes.iter().any(|route| route.mapping == mapping)
-        };
-        let oms = partners
-            .iter()
-            .find(|p| reads(p, "oms-order-in") && p.webhook.is_some())
-            .context("no partner with a webhook routed to oms-order-in (the OMS)")?
-            .clone();
-        let wms = partners
-            .iter()
-            .find(|p| reads(p, "wms-pick-complete-in") && p.webhook.is_some())
-            .context("no partner with a webhook routed to wms-pick-complete-in (the WMS)")?
-            .clone();
-        let mut x12 = Vec::new();
-        let mut rest = Vec::new();
-        for profile in partners.iter() {
-            let tendered = profile
-                .outbound
-                .iter()
-                .any(|route| route.event == "transload.tender.offered");
-            if !tendered || profile.tenant != oms.tenant {
-                continue;
-            }
-            if let Some(endpoint) = &profile.endpoint {
-                let address = endpoint_address(&endpoint.url).with_context(|| {
-                    format!(
-                        "carrier {}: the demo plays REST carriers on this machine; {} is not",
-                        profile.id, endpoint.url
-                    )
-                })?;
-                rest.push((profile.clone(), address));
-            } else if profile.file_drop.is_some() && profile.x12.is_some() {
-                x12.push(profile.clone());
-            }
-        }
-        if x12.is_empty() && rest.is_empty() {
-            bail!("no carrier partner with a tender outbound route");
-        }
-        Ok(Cast {
-            tenant: oms.tenant.clone(),
-            oms,
-            wms,
-            x12,
-            rest,
-        })
-    }
-
-    fn carrier(&self, id: &str) -> Option<Carrier> {
-        if let Some(profile) = self.x12.iter().find(|p| p.id.as_str() == id) {
-            return Some(Carrier::Files(profile.clone()));
-        }
-        self.rest
-            .iter()
-            .find(|(p, _)| p.id.as_str() == id)
-            .map(|(p, _)| Carrier::Rest(p.clone()))
-    }
-}
-
-/// How a carrier sends its documents.
-#[derive(Debug, Clone)]
-enum Carrier {
-    /// As files in its drop folder.
-    Files(PartnerProfile),
-    /// Through the intake, signed.
-    Rest(PartnerProfile),
-}
-
-impl Carrier {
-    fn profile(&self) -> &PartnerProfile {
-        match self {
-            Carrier::Files(p) | Carrier::Rest(p) => p,
-        }
-    }
-
-    fn scac(&self) -> String {
-        let profile = self.profile();
-        profile
-            .x12
-            .as_ref()
-            .map_or_else(|| profile.id.to_string(), |x12| x12.gs_id.clone())
-    }
-}
-
-/// `http://127.0.0.1:8091/tenders` → `127.0.0.1:8091`, for loopback addresses only.
-fn endpoint_address(url: &str) -> Option<SocketAddr> {
-    let rest = url.strip_prefix("http://")?;
-    let authority = rest.split('/').next()?;
-    let authority = authority.replace("localhost", "127.0.0.1");
-    let address: SocketAddr = authority.parse().ok()?;
-    address.ip().is_loopback().then_some(address)
 }
 
 /// One order of the day, and how far the demo took its load.
@@ -570,99 +470,6 @@ impl Demo {
             .map_or(Value::Null, |record| record.value.to_value()))
     }
 
-    /// Reads the 204s the hub wrote for the X12 carriers and answers each: a 997, and for
-    /// an original tender a 990 (declined when the demo says so).
-    fn answer_x12_tenders(&mut self, loads: &[DemoLoad]) -> anyhow::Result<()> {
-        let carriers = self.cast.x12.clone();
-        let mut files: Vec<(String, std::time::SystemTime, PathBuf)> = self
-            .tenders_204()
-            .into_iter()
-            .filter(|(_, _, path)| !self.seen_204.contains(path))
-            .collect();
-        files.sort_by_key(|(_, modified, _)| *modified);
-        for carrier in &carriers {
-            for (_, _, path) in files.iter().filter(|(id, _, _)| id == carrier.id.as_str()) {
-                let path = path.clone();
-                let Ok(text) = std::fs::read_to_string(&path) else {
-                    continue;
-                };
-                let Some(tender) = Tender204::parse(&text) else {
-                    continue;
-                };
-                self.seen_204.insert(path);
-                let ours = loads.iter().find(|l| l.load == tender.load);
-                let who = Carrier::Files(carrier.clone());
-                self.x12_from(
-                    &who,
-                    "FA",
-                    &[vec![
-                        format!("AK1*SM*{}", tender.gs06),
-                        format!("AK2*204*{}", tender.st02),
-                        "AK5*A".to_owned(),
-                        "AK9*A*1*1*1".to_owned(),
-                    ]],
-                )?;
-                let Some(ours) = ours else { continue };
-                if tender.purpose != "00" {
-                    continue;
-                }
-                let accept = !declines(ours, &tender.tender_id);
-                let scac = who.scac();
-                let today = TimeZone::UTC
-                    .to_datetime(Timestamp::now())
-                    .strftime("%Y%m%d")
-                    .to_string();
-                let mut set = vec![
-                    format!(
-                        "B1*{scac}*{}*{today}*{}",
-                        tender.load,
-                        if accept { "A" } else { "D" }
-                    ),
-                    format!("N9*TN*{}", tender.tender_id),
-                ];
-                if !accept {
-                    set.push("K1*C*NO EQUIPMENT AVAILABLE".to_owned());
-                }
-                self.x12_from(&who, "GF", &[set])?;
-                self.tenders_answered += 1;
-                self.say(format!(
-                    "{} (X12): 997 for tender {}, 990 {}",
-                    carrier.id,
-                    tender.tender_id,
-                    if accept {
-                        "accept"
-                    } else {
-                        "DECLINE (no equipment): the waterfall moves on"
-                    }
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// `(carrier, modified, path)` of every 204 in the X12 carriers' outbound folders.
-    fn tenders_204(&self) -> Vec<(String, std::time::SystemTime, PathBuf)> {
-        let mut found = Vec::new();
-        for carrier in &self.cast.x12 {
-            let Some(drop) = &carrier.file_drop else {
-                continue;
-            };
-            let Ok(entries) = std::fs::read_dir(drop.dir.join("outbound")) else {
-                continue;
-            };
-            for entry in entries.filter_map(Result::ok) {
-                if entry.file_name().to_string_lossy().starts_with("204-") {
-                    let modified = entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .unwrap_or(std::time::UNIX_EPOCH);
-                    found.push((carrier.id.to_string(), modified, entry.path()));
-                }
-            }
-        }
-        found
-    }
-
     /// The REST carrier's answer to a tender it was POSTed.
     async fn answer_rest_tender(
         &mut self,
@@ -847,187 +654,6 @@ impl Demo {
         ));
         Ok(())
     }
-
-    /// A 214 with one AT7 at `stop`.
-    fn status(
-        &mut self,
-        carrier: &Carrier,
-        load: &str,
-        stop: u16,
-        code: &str,
-        date: &str,
-        time: &str,
-    ) -> anyhow::Result<()> {
-        let set = vec![
-            format!("B10*PRO{}*{load}*{}", load.replace('-', ""), carrier.scac()),
-            format!("LX*{stop}"),
-            format!("AT7*{code}*NS***{date}*{time}*LT"),
-        ];
-        self.x12_from(carrier, "QM", &[set])
-    }
-
-    /// A 210 for `load` with `(code, cents)` lines.
-    fn invoice(
-        &mut self,
-        carrier: &Carrier,
-        load: &str,
-        number: &str,
-        lines: &[(String, i64)],
-    ) -> anyhow::Result<()> {
-        let today = TimeZone::UTC
-            .to_datetime(Timestamp::now())
-            .strftime("%Y%m%d")
-            .to_string();
-        let total: i64 = lines.iter().map(|(_, cents)| cents).sum();
-        let mut set = vec![
-            format!(
-                "B3**{number}*{load}*PP*L*{today}*{total}****{}",
-                carrier.scac()
-            ),
-            "C3*USD".to_owned(),
-        ];
-        for (n, (code, cents)) in lines.iter().enumerate() {
-            set.push(format!("LX*{}", n + 1));
-            set.push(format!("L1*{}***{cents}****{code}", n + 1));
-        }
-        self.x12_from(carrier, "IM", &[set])
-    }
-
-    /// An X12 interchange from `carrier`: a file in its drop folder, or (a REST carrier)
-    /// POSTed to the intake in the background.
-    fn x12_from(
-        &mut self,
-        carrier: &Carrier,
-        functional_id: &str,
-        sets: &[Vec<String>],
-    ) -> anyhow::Result<()> {
-        let profile = carrier.profile();
-        let x12 = profile
-            .x12
-            .as_ref()
-            .with_context(|| format!("partner {} has no [x12]", profile.id))?;
-        self.isa += 1;
-        let text = interchange(
-            (&x12.isa_qualifier, &x12.isa_id, &x12.gs_id),
-            (&x12.our_isa_qualifier, &x12.our_isa_id, &x12.our_gs_id),
-            self.isa,
-            functional_id,
-            sets,
-        )?;
-        match carrier {
-            Carrier::Files(profile) => {
-                let dir = &profile
-                    .file_drop
-                    .as_ref()
-                    .context("an X12 carrier without [file_drop]")?
-                    .dir;
-                write_atomically(dir, &format!("{functional_id}-{}.edi", self.isa), &text)
-            }
-            Carrier::Rest(profile) => {
-                let profile = profile.clone();
-                let http = self.http.clone();
-                let base = self.base.clone();
-                let bar = self.bar.clone();
-                // Posted in order: the demo waits for the hub's decisions between steps.
-                let demo = Poster { http, base, bar };
-                tokio::spawn(async move { demo.post_x12(&profile, text).await });
-                Ok(())
-            }
-        }
-    }
-
-    /// What the store says about the loads of this run.
-    async fn summary(&self, loads: &[DemoLoad]) -> anyhow::Result<()> {
-        let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
-        let mut by_carrier: BTreeMap<String, usize> = BTreeMap::new();
-        let mut tenders: BTreeMap<String, usize> = BTreeMap::new();
-        let mut tenders_sent = 0;
-        let mut statuses = 0;
-        let mut invoices: BTreeMap<String, usize> = BTreeMap::new();
-        let mut alerts: BTreeMap<String, usize> = BTreeMap::new();
-        let mut approvals = 0;
-        let mut carriers_seen = BTreeSet::new();
-        for load in loads {
-            let state = self.state(&load.load).await?;
-            let status = at(&state, "/status/state")
-                .as_str()
-                .unwrap_or(if state.is_null() { "not built" } else { "?" })
-                .to_owned();
-            *by_status.entry(status).or_default() += 1;
-            if let Some(carrier) = at(&state, "/carrier/carrier").as_str() {
-                *by_carrier.entry(carrier.to_owned()).or_default() += 1;
-            }
-            for tender in at(&state, "/tenders").as_array().into_iter().flatten() {
-                tenders_sent += 1;
-                let outcome = at(tender, "/outcome").as_str().unwrap_or("?").to_owned();
-                *tenders.entry(outcome).or_default() += 1;
-                if let Some(carrier) = at(tender, "/carrier").as_str() {
-                    carriers_seen.insert(carrier.to_owned());
-                }
-            }
-            statuses += at(&state, "/tracking/log").as_array().map_or(0, Vec::len);
-            for entry in self.audit(&load.load).await? {
-                match entry.action.as_str() {
-                    "decision" if at(&entry.details, "/action") == "invoice_audited" => {
-                        let kind = at(&entry.details, "/details/disposition/kind")
-                            .as_str()
-                            .or_else(|| at(&entry.details, "/rule").as_str())
-                            .unwrap_or("?")
-                            .to_owned();
-                        *invoices.entry(kind).or_default() += 1;
-                    }
-                    "alert" => {
-                        let code = at(&entry.details, "/code")
-                            .as_str()
-                            .unwrap_or("?")
-                            .to_owned();
-                        *alerts.entry(code).or_default() += 1;
-                    }
-                    "override" => approvals += 1,
-                    _ => {}
-                }
-            }
-        }
-        let list = |map: &BTreeMap<String, usize>| {
-            if map.is_empty() {
-                "none".to_owned()
-            } else {
-                map.iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        };
-        println!();
-        println!("summary (read back from the store)");
-        println!("  loads:      {} ({})", loads.len(), list(&by_status));
-        println!("  carriers:   {}", list(&by_carrier));
-        println!(
-            "  tenders:    {tenders_sent} sent to {} carriers ({}); {} answered by the demo",
-            carriers_seen.len(),
-            list(&tenders),
-            self.tenders_answered
-        );
-        println!("  statuses:   {statuses} received");
-        println!(
-            "  invoices:   {} audited ({})",
-            invoices.values().sum::<usize>(),
-            list(&invoices)
-        );
-        println!("  approvals:  {approvals} (hazmat, by the demo as operator)");
-        println!(
-            "  alerts:     {} ({})",
-            alerts.values().sum::<usize>(),
-            list(&alerts)
-        );
-        if let Some(first) = loads.first() {
-            println!(
-                "\nlook closer: transload load --config … --tenant {} show {}",
-                self.cast.tenant, first.load
-            );
-        }
-        Ok(())
-    }
 }
 
 /// Posts a REST carrier's X12 documents in the background.
@@ -1095,16 +721,6 @@ fn chicago_dc() -> Value {
     json!({"code": "DC-CHI", "name": "ACME Chicago DC", "street": "1550 S Canal St", "city": "Chicago", "state": "IL", "zip": "60607", "country": "US"})
 }
 
-/// `"1234.50"` → 123450.
-fn cents(amount: &Value) -> i64 {
-    let text = amount.as_str().unwrap_or("0");
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
-    let fraction = format!("{fraction:0<2}");
-    let whole: i64 = whole.parse().unwrap_or(0);
-    let fraction: i64 = fraction.get(..2).and_then(|f| f.parse().ok()).unwrap_or(0);
-    whole * 100 + fraction
-}
-
 /// Date and time (`CCYYMMDD`, `HHMM`) `offset_hours` from now in `zone`.
 fn local(offset_hours: i64, zone: &str) -> anyhow::Result<(String, String)> {
     let at = TimeZone::get(zone)?
@@ -1115,90 +731,12 @@ fn local(offset_hours: i64, zone: &str) -> anyhow::Result<(String, String)> {
     ))
 }
 
-/// An X12 004010 interchange of `sets` (segments without ST/SE) from `sender` to
-/// `receiver` (ISA qualifier, ISA id, GS id).
-fn interchange(
-    sender: (&str, &str, &str),
-    receiver: (&str, &str, &str),
-    control: u32,
-    functional_id: &str,
-    sets: &[Vec<String>],
-) -> anyhow::Result<String> {
-    let now = TimeZone::UTC.to_datetime(Timestamp::now());
-    let date = now.strftime("%y%m%d").to_string();
-    let gs_date = now.strftime("%Y%m%d").to_string();
-    let time = now.strftime("%H%M").to_string();
-    let set_id = match functional_id {
-        "FA" => "997",
-        "GF" => "990",
-        "QM" => "214",
-        "IM" => "210",
-        other => bail!("functional id {other}"),
-    };
-    let mut text = format!(
-        "ISA*00*          *00*          *{}*{:<15}*{}*{:<15}*{date}*{time}*U*00401*{control:09}*0*P*>~\n\
-         GS*{functional_id}*{}*{}*{gs_date}*{time}*{control}*X*004010~\n",
-        sender.0, sender.1, receiver.0, receiver.1, sender.2, receiver.2
-    );
-    for (n, segments) in sets.iter().enumerate() {
-        let number = format!("{:04}", n + 1);
-        text.push_str(&format!("ST*{set_id}*{number}~\n"));
-        for segment in segments {
-            text.push_str(segment);
-            text.push_str("~\n");
-        }
-        text.push_str(&format!("SE*{}*{number}~\n", segments.len() + 2));
-    }
-    text.push_str(&format!(
-        "GE*{}*{control}~\nIEA*1*{control:09}~\n",
-        sets.len()
-    ));
-    Ok(text)
-}
-
-/// Writes `name` in `dir` whole (a `.part` renamed), as a carrier's upload would.
-fn write_atomically(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let part = dir.join(format!("{name}.part"));
-    std::fs::write(&part, text).with_context(|| format!("writing {}", part.display()))?;
-    std::fs::rename(&part, dir.join(name))?;
-    Ok(())
-}
-
-/// What the demo reads back from a 204 the hub sent.
-#[derive(Debug)]
-struct Tender204 {
-    gs06: String,
-    st02: String,
-    load: String,
-    tender_id: String,
-    purpose: String,
-}
-
-impl Tender204 {
-    fn parse(text: &str) -> Option<Tender204> {
-        let segments: Vec<Vec<&str>> = text
-            .split('~')
-            .map(|s| s.trim().split('*').collect())
-            .collect();
-        let element = |tag: &str, n: usize| {
-            segments
-                .iter()
-                .find(|s| s.first() == Some(&tag))
-                .and_then(|s| s.get(n))
-                .map(|e| (*e).to_owned())
-        };
-        let tender_id = segments
-            .iter()
-            .find(|s| s.first() == Some(&"L11") && s.get(2) == Some(&"TN"))
-            .and_then(|s| s.get(1))
-            .map(|e| (*e).to_owned())?;
-        Some(Tender204 {
-            gs06: element("GS", 6)?,
-            st02: element("ST", 2)?,
-            load: element("B2", 4)?,
-            tender_id,
-            purpose: element("B2A", 1)?,
-        })
-    }
+/// `"1234.50"` → 123450.
+fn cents(amount: &Value) -> i64 {
+    let text = amount.as_str().unwrap_or("0");
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let fraction = format!("{fraction:0<2}");
+    let whole: i64 = whole.parse().unwrap_or(0);
+    let fraction: i64 = fraction.get(..2).and_then(|f| f.parse().ok()).unwrap_or(0);
+    whole * 100 + fraction
 }
