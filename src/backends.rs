@@ -7,7 +7,7 @@ use transload_core::bus::BusError;
 use transload_core::store::StoreError;
 
 use crate::bus::AnyBus;
-use crate::bus::amqp::{AmqpBus, AmqpConfig};
+use crate::bus::amqp::{AmqpBus, AmqpConfig, ClientIdentity};
 use crate::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
 use crate::config::{BusKind, Config, StoreKind};
 use crate::store::AnyStore;
@@ -56,9 +56,12 @@ pub enum OpenError {
     /// The configuration names a backend without its settings.
     #[error("the configuration names {0} without its settings")]
     Incomplete(&'static str),
-    /// The `[amqp] ca_file` cannot be read, or holds no PEM certificate.
-    #[error("cannot use [amqp] ca_file {path}: {reason}")]
-    CaFile {
+    /// A TLS file of `[amqp]` (`ca_file`, `client_cert_file`, `client_key_file`) cannot
+    /// be read, or does not hold what it should.
+    #[error("cannot use [amqp] {setting} {path}: {reason}")]
+    TlsFile {
+        /// The setting that names it.
+        setting: &'static str,
         /// The file.
         path: String,
         /// Why.
@@ -139,10 +142,22 @@ async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
                 .amqp
                 .as_ref()
                 .ok_or(OpenError::Incomplete("bus = \"amqp\""))?;
-            let ca_certificates = section.ca_file.as_deref().map(read_ca_file).transpose()?;
+            let ca_certificates = section
+                .ca_file
+                .as_deref()
+                .map(|path| read_pem(path, "ca_file", "CERTIFICATE"))
+                .transpose()?;
+            let client_identity = match (&section.client_cert_file, &section.client_key_file) {
+                (Some(certificate), Some(key)) => Some(ClientIdentity {
+                    certificate_chain: read_pem(certificate, "client_cert_file", "CERTIFICATE")?,
+                    private_key: read_pem(key, "client_key_file", "PRIVATE KEY")?,
+                }),
+                _ => None,
+            };
             let amqp = AmqpConfig {
                 uri: section.url.clone(),
                 ca_certificates,
+                client_identity,
                 prefix: section.prefix.clone(),
                 startup_timeout: Duration::from_secs(section.startup_timeout_secs),
                 ..AmqpConfig::default()
@@ -205,16 +220,22 @@ fn create_data_dir(config: &Config) -> Result<(), OpenError> {
     })
 }
 
-/// The PEM text of an `[amqp] ca_file`, with at least one certificate in it (rustls
-/// skips what it cannot parse: a file without any would trust nothing more, silently).
-fn read_ca_file(path: &std::path::Path) -> Result<String, OpenError> {
-    let refused = |reason: String| OpenError::CaFile {
+/// The PEM text of a TLS file named by `[amqp] {setting}`, with at least one `kind`
+/// block in it (rustls skips what it cannot parse: a CA file without any certificate
+/// would trust nothing more, silently).
+fn read_pem(
+    path: &std::path::Path,
+    setting: &'static str,
+    kind: &str,
+) -> Result<String, OpenError> {
+    let refused = |reason: String| OpenError::TlsFile {
+        setting,
         path: path.display().to_string(),
         reason,
     };
     let pem = std::fs::read_to_string(path).map_err(|error| refused(error.to_string()))?;
-    if !pem.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(refused("no PEM certificate in it".to_owned()));
+    if !pem.contains(&format!("-----BEGIN {kind}-----")) {
+        return Err(refused(format!("no PEM {} in it", kind.to_lowercase())));
     }
     Ok(pem)
 }
@@ -226,16 +247,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_ca_file_must_hold_a_certificate() {
+    fn a_tls_file_must_hold_what_its_setting_names() {
         let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
-        assert!(
-            read_ca_file(&fixtures.join("ca.pem"))
-                .unwrap()
-                .contains("BEGIN CERTIFICATE")
+        let ca = read_pem(&fixtures.join("ca.pem"), "ca_file", "CERTIFICATE").unwrap();
+        assert!(ca.contains("BEGIN CERTIFICATE"));
+        let key = read_pem(
+            &fixtures.join("client.key"),
+            "client_key_file",
+            "PRIVATE KEY",
         );
-        let key = read_ca_file(&fixtures.join("server.key")).unwrap_err();
-        assert!(key.to_string().contains("no PEM certificate"), "{key}");
-        let missing = read_ca_file(&fixtures.join("missing.pem")).unwrap_err();
-        assert!(missing.to_string().contains("missing.pem"), "{missing}");
+        assert!(key.unwrap().contains("BEGIN PRIVATE KEY"));
+        let swapped = read_pem(
+            &fixtures.join("client.key"),
+            "client_cert_file",
+            "CERTIFICATE",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            swapped.contains("client_cert_file") && swapped.contains("no PEM certificate"),
+            "{swapped}"
+        );
+        let missing = read_pem(&fixtures.join("missing.pem"), "ca_file", "CERTIFICATE")
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("missing.pem"), "{missing}");
     }
 }

@@ -58,6 +58,13 @@ pub struct AmqpSection {
     /// file).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// For a broker that asks for a client certificate: the hub's certificate chain
+    /// (PEM), with `client_key_file`.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// The private key (PEM, PKCS#8) of `client_cert_file`.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
 }
 
 fn default_startup_timeout_secs() -> u64 {
@@ -458,14 +465,26 @@ impl Config {
                 path.display()
             );
         }
-        if let Some(amqp) = &file.amqp
-            && amqp.ca_file.is_some()
-            && !amqp.url.starts_with("amqps://")
-        {
-            bail!(
-                "{}: [amqp] ca_file is for a broker reached over TLS: its url must start with amqps://",
-                path.display()
-            );
+        if let Some(amqp) = &file.amqp {
+            let tls_files = [
+                ("ca_file", &amqp.ca_file),
+                ("client_cert_file", &amqp.client_cert_file),
+                ("client_key_file", &amqp.client_key_file),
+            ];
+            if let Some((setting, _)) = tls_files.iter().find(|(_, file)| file.is_some())
+                && !amqp.url.starts_with("amqps://")
+            {
+                bail!(
+                    "{}: [amqp] {setting} is for a broker reached over TLS: its url must start with amqps://",
+                    path.display()
+                );
+            }
+            if amqp.client_cert_file.is_some() != amqp.client_key_file.is_some() {
+                bail!(
+                    "{}: [amqp] client_cert_file and client_key_file go together",
+                    path.display()
+                );
+            }
         }
         if file.store == StoreKind::Postgres && file.postgres.is_none() {
             bail!(
@@ -493,7 +512,13 @@ impl Config {
             data_dir: base.join(file.data_dir),
             http: file.http,
             amqp: file.amqp.map(|mut section| {
-                section.ca_file = section.ca_file.map(|file| base.join(file));
+                for file in [
+                    &mut section.ca_file,
+                    &mut section.client_cert_file,
+                    &mut section.client_key_file,
+                ] {
+                    *file = file.take().map(|file| base.join(file));
+                }
                 section
             }),
             postgres: file.postgres,
@@ -799,5 +824,31 @@ mod tests {
             error.contains("ca_file") && error.contains("amqps://"),
             "{error}"
         );
+        let with_client = |extra: &str| {
+            format!("bus = \"amqp\"\n{GOOD}[amqp]\nurl = \"amqps://broker.internal\"\n{extra}")
+        };
+        let config = Config::parse(
+            path,
+            &with_client(
+                "client_cert_file = \"tls/hub.pem\"\nclient_key_file = \"/keys/hub.key\"\n",
+            ),
+        )
+        .unwrap()
+        .amqp
+        .unwrap();
+        assert_eq!(
+            (
+                config.client_cert_file.unwrap(),
+                config.client_key_file.unwrap()
+            ),
+            (
+                PathBuf::from("/etc/transload/tls/hub.pem"),
+                PathBuf::from("/keys/hub.key")
+            )
+        );
+        let error = Config::parse(path, &with_client("client_cert_file = \"tls/hub.pem\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("go together"), "{error}");
     }
 }

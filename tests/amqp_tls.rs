@@ -16,7 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use transload::bus::amqp::{AmqpBus, AmqpConfig};
+use transload::bus::amqp::{AmqpBus, AmqpConfig, ClientIdentity};
 use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
 use uuid::Uuid;
 
@@ -47,20 +47,43 @@ impl Drop for TlsProxy {
     }
 }
 
-async fn tls_proxy() -> TlsProxy {
-    let certs = CertificateDer::pem_file_iter(fixture("server.pem"))
+fn certificates(name: &str) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_file_iter(fixture(name))
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
-        .unwrap();
+        .unwrap()
+}
+
+/// Whether the proxy asks the client for a certificate of the test CA.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientAuth {
+    None,
+    Required,
+}
+
+async fn tls_proxy(client_auth: ClientAuth) -> TlsProxy {
     let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Required => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add_parsable_certificates(certificates("ca.pem"));
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(certificates("server.pem"), key)
+        .unwrap();
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -94,6 +117,14 @@ async fn tls_proxy() -> TlsProxy {
 /// The bus's configuration for the broker behind `proxy`, by the name its certificate
 /// gives (`localhost`).
 fn over_tls(proxy: &TlsProxy, ca_certificates: Option<String>) -> AmqpConfig {
+    over_tls_as(proxy, ca_certificates, None)
+}
+
+fn over_tls_as(
+    proxy: &TlsProxy,
+    ca_certificates: Option<String>,
+    client_identity: Option<ClientIdentity>,
+) -> AmqpConfig {
     let broker = broker();
     AmqpConfig {
         uri: format!(
@@ -101,6 +132,7 @@ fn over_tls(proxy: &TlsProxy, ca_certificates: Option<String>) -> AmqpConfig {
             broker.authority.userinfo.username, broker.authority.userinfo.password, proxy.port
         ),
         ca_certificates,
+        client_identity,
         prefix: format!("tl-test-tls-{}", Uuid::now_v7().simple()),
         connect_timeout: Duration::from_secs(5),
         operation_timeout: Duration::from_secs(5),
@@ -112,7 +144,7 @@ fn over_tls(proxy: &TlsProxy, ca_certificates: Option<String>) -> AmqpConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_go_through_a_broker_reached_over_tls_with_the_configured_ca() {
-    let proxy = tls_proxy().await;
+    let proxy = tls_proxy(ClientAuth::None).await;
     let ca = std::fs::read_to_string(fixture("ca.pem")).unwrap();
     let bus = match AmqpBus::connect(over_tls(&proxy, Some(ca))).await {
         Ok(bus) => bus,
@@ -121,6 +153,28 @@ async fn messages_go_through_a_broker_reached_over_tls_with_the_configured_ca() 
              running broker (`rabbitmq-server`, or set TRANSLOAD_AMQP_URI)"
         ),
     };
+    let (sent, received) = round_trip(bus).await;
+    assert_eq!(received, [(sent.id, sent.body)]);
+    assert!(
+        proxy.handshakes.load(Ordering::SeqCst) >= 1,
+        "the bus went around the TLS proxy"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_whose_certificate_chains_to_no_trusted_ca_is_refused() {
+    let proxy = tls_proxy(ClientAuth::None).await;
+    let Err(error) = AmqpBus::connect(over_tls(&proxy, None)).await else {
+        panic!("a certificate of an unknown CA was accepted");
+    };
+    let error = error.to_string();
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(proxy.handshakes.load(Ordering::SeqCst), 0);
+}
+
+/// Publishes one message on the bus and consumes it; the message sent, and the ids and
+/// bodies of what came back.
+async fn round_trip(bus: AmqpBus) -> (BusMessage, Vec<(Uuid, Vec<u8>)>) {
     let sent = BusMessage::new("acme.odfl.214", b"ST*214*0001~".to_vec());
     bus.publish(Stage::Inbound, vec![sent.clone()])
         .await
@@ -133,7 +187,7 @@ async fn messages_go_through_a_broker_reached_over_tls_with_the_configured_ca() 
         .next_batch(10, Duration::from_secs(10))
         .await
         .unwrap();
-    let received: Vec<_> = deliveries
+    let received = deliveries
         .iter()
         .map(|delivery| (delivery.message.id, delivery.message.body.clone()))
         .collect();
@@ -141,21 +195,38 @@ async fn messages_go_through_a_broker_reached_over_tls_with_the_configured_ca() 
     drop(consumer);
     bus.delete_topology().await.unwrap();
     bus.close().await;
+    (sent, received)
+}
 
-    assert_eq!(received, [(sent.id, sent.body)]);
-    assert!(
-        proxy.handshakes.load(Ordering::SeqCst) >= 1,
-        "the bus went around the TLS proxy"
-    );
+fn hub_identity() -> ClientIdentity {
+    ClientIdentity {
+        certificate_chain: std::fs::read_to_string(fixture("client.pem")).unwrap(),
+        private_key: std::fs::read_to_string(fixture("client.key")).unwrap(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broker_whose_certificate_chains_to_no_trusted_ca_is_refused() {
-    let proxy = tls_proxy().await;
-    let Err(error) = AmqpBus::connect(over_tls(&proxy, None)).await else {
-        panic!("a certificate of an unknown CA was accepted");
+async fn a_broker_that_asks_for_a_client_certificate_gets_the_configured_one() {
+    let proxy = tls_proxy(ClientAuth::Required).await;
+    let ca = std::fs::read_to_string(fixture("ca.pem")).unwrap();
+    let bus = AmqpBus::connect(over_tls_as(&proxy, Some(ca), Some(hub_identity())))
+        .await
+        .unwrap();
+    let (sent, received) = round_trip(bus).await;
+    assert_eq!(received, [(sent.id, sent.body)]);
+    assert!(proxy.handshakes.load(Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_client_certificate_a_broker_that_asks_for_one_is_not_reached() {
+    let proxy = tls_proxy(ClientAuth::Required).await;
+    let ca = std::fs::read_to_string(fixture("ca.pem")).unwrap();
+    let outcome = AmqpBus::connect(over_tls(&proxy, Some(ca))).await;
+    let Err(error) = outcome else {
+        panic!("the broker was reached without a client certificate");
     };
+    // rustls: "received fatal alert: CertificateRequired".
     let error = error.to_string();
-    assert!(error.contains("certificate"), "{error}");
+    assert!(error.contains("Certificate"), "{error}");
     assert_eq!(proxy.handshakes.load(Ordering::SeqCst), 0);
 }

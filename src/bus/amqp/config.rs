@@ -16,6 +16,8 @@ pub struct AmqpConfig {
     /// Over TLS: certificate authorities (PEM) the broker's certificate may chain to,
     /// besides the system's.
     pub ca_certificates: Option<String>,
+    /// Over TLS: the certificate the hub shows a broker that asks for one.
+    pub client_identity: Option<ClientIdentity>,
     /// Prefix of every exchange and queue name (`{prefix}.inbound`, `{prefix}.dlq`…).
     pub prefix: String,
     /// Returns of one message to its queue (a consumer died or its channel closed
@@ -57,6 +59,7 @@ impl Default for AmqpConfig {
         Self {
             uri: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
             ca_certificates: None,
+            client_identity: None,
             prefix: "transload".to_owned(),
             delivery_limit: 20,
             retry_tiers: [1, 5, 30, 120, 600]
@@ -189,5 +192,23 @@ mod tests {
             ..AmqpConfig::default()
         };
         assert!(matches!(bad_uri.validate(), Err(AmqpConfigError::Uri(_))));
+    }
+}
+
+/// A client certificate for TLS, in PEM.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The certificate, then the intermediates of its chain.
+    pub certificate_chain: String,
+    /// Its private key (PKCS#8).
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("certificate_chain", &self.certificate_chain)
+            .field("private_key", &"<redacted>")
+            .finish()
     }
 }

@@ -2,7 +2,8 @@
 //! and reconnection attempts spaced by exponential backoff with jitter (`backon`). An
 //! `amqps://` URI connects over TLS (rustls): the broker's certificate must chain to a
 //! certificate authority of the system's or of [`AmqpConfig::ca_certificates`] and name
-//! the URI's host.
+//! the URI's host; a broker that asks for a client certificate gets
+//! [`AmqpConfig::client_identity`].
 //!
 //! lapin's own automatic recovery is not enabled: after a broker restart it can stall
 //! (lapin issue 450), so the bus drops a connection at the first doubt and opens a new
@@ -11,7 +12,7 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use lapin::tcp::OwnedTLSConfig;
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::LongString;
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
@@ -36,7 +37,13 @@ pub(crate) async fn open(config: &AmqpConfig, role: &str) -> Result<Connection, 
     let runtime = lapin::runtime::default_runtime()
         .map_err(|error| BusError::Other(format!("no runtime for the AMQP connection: {error}")))?;
     let tls = OwnedTLSConfig {
-        identity: None,
+        identity: config
+            .client_identity
+            .as_ref()
+            .map(|identity| OwnedIdentity::PKCS8 {
+                pem: identity.certificate_chain.as_bytes().to_vec(),
+                key: identity.private_key.as_bytes().to_vec(),
+            }),
         cert_chain: config.ca_certificates.clone(),
     };
     let connection = with_timeout(

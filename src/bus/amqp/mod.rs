@@ -45,7 +45,7 @@ use backon::{ExponentialBuilder, Retryable};
 use tracing::warn;
 use transload_core::bus::{Bus, BusError, BusMessage, ConsumerOptions, Stage};
 
-pub use config::{AmqpConfig, AmqpConfigError};
+pub use config::{AmqpConfig, AmqpConfigError, ClientIdentity};
 pub use consumer::AmqpConsumer;
 pub use topology::Topology;
 
