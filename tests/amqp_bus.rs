@@ -20,7 +20,9 @@ use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Connection, ConnectionProperties};
 use transload::bus::amqp::{AmqpBus, AmqpConfig};
-use transload_core::bus::{Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery, Stage};
+use transload_core::bus::{
+    AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery, Stage,
+};
 use uuid::Uuid;
 
 fn uri() -> String {
@@ -404,6 +406,51 @@ async fn retry_longer_than_the_longest_tier_waits_the_whole_delay() {
             assert_eq!(again[0].message, sent);
             assert_eq!(again[0].attempt, 2, "the extra round is not an attempt");
             consumer.ack(&again).await.unwrap();
+        },
+    )
+    .await;
+}
+
+/// A message published with a later `transload-available-at` (a timer) waits in the
+/// delay tiers, not in the stage's queue: no consumer reads it before it is due.
+#[tokio::test]
+async fn a_message_available_later_waits_in_the_delay_tiers() {
+    with_bus(
+        "later",
+        |c| c,
+        |bus| async move {
+            let mut consumer = bus
+                .consumer(Stage::Events, ConsumerOptions::default())
+                .await
+                .unwrap();
+            let due = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500);
+            let mut batch = messages(2, "acme.timer");
+            let timer = batch
+                .remove(1)
+                .with_header(AVAILABLE_AT_HEADER, due.to_string());
+            let now = batch.remove(0);
+            let published = Instant::now();
+            bus.publish(Stage::Events, vec![now.clone(), timer.clone()])
+                .await
+                .unwrap();
+
+            // Only the message due now comes at once (before the 2 s tier the timer went to).
+            let first = collect(&mut consumer, 2, Duration::from_millis(1000)).await;
+            assert_eq!(
+                first.iter().map(|d| d.message.id).collect::<Vec<_>>(),
+                [now.id]
+            );
+            let later = collect(&mut consumer, 1, Duration::from_secs(10)).await;
+            let waited = published.elapsed();
+            assert_eq!(later.len(), 1, "the timer did not come");
+            assert_eq!(later[0].message, timer);
+            assert_eq!(later[0].attempt, 1, "waiting is not an attempt");
+            assert!(
+                waited >= Duration::from_millis(1500),
+                "came after {waited:?}, before it was due"
+            );
+            consumer.ack(&first).await.unwrap();
+            consumer.ack(&later).await.unwrap();
         },
     )
     .await;

@@ -59,8 +59,10 @@ impl fmt::Display for Stage {
 
 /// Header with an instant (RFC 3339) before which a bus may hold a message back: a
 /// hint, so that a consumer does not read a message only to put it back (a timer not
-/// yet due). The embedded bus holds such a message until then; RabbitMQ delivers it at
-/// once. Consumers still check their own time.
+/// yet due). The embedded bus holds such a message until then; the AMQP bus sends it
+/// through its retry delay tiers (the longest again and again for a longer wait): never
+/// early, and late by less than the tier it waits in last. Consumers still check their
+/// own time.
 pub const AVAILABLE_AT_HEADER: &str = "transload-available-at";
 
 /// A message on the bus.

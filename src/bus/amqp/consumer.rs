@@ -33,10 +33,8 @@ use transload_core::bus::{BusError, Consumer, Delivery, DeliveryToken, Stage};
 use super::Shared;
 use super::connection::{looks_alive, open_with_retry};
 use super::error::with_timeout;
-use super::message::{
-    HEADER_ATTEMPT, HEADER_NOT_BEFORE, HEADER_REASON, HEADER_REJECTED_FROM, decode, encode, now_ms,
-};
-use super::topology::{HEADER_RETRY_STAGE, HEADER_RETRY_TIER, short, tier_label};
+use super::message::{HEADER_ATTEMPT, HEADER_REASON, HEADER_REJECTED_FROM, decode, encode, now_ms};
+use super::topology::{delayed_headers, short};
 
 /// Channel generations, unique in the process: a token from one consumer is stale for
 /// every other.
@@ -273,11 +271,6 @@ impl AmqpConsumer {
         due: u64,
         attempt: u32,
     ) -> Result<(), BusError> {
-        let attempt = (HEADER_ATTEMPT, AMQPValue::LongLongInt(i64::from(attempt)));
-        let due = (
-            HEADER_NOT_BEFORE,
-            AMQPValue::LongLongInt(i64::try_from(due).unwrap_or(i64::MAX)),
-        );
         let topology = &self.shared.topology;
         let tier = if delay.is_zero() {
             None
@@ -287,22 +280,12 @@ impl AmqpConsumer {
         match tier {
             None => {
                 let exchange = topology.stage_exchange(self.stage);
+                let attempt = (HEADER_ATTEMPT, AMQPValue::LongLongInt(i64::from(attempt)));
                 self.move_to(delivery, &exchange, &[attempt]).await
             }
             Some(tier) => {
                 let exchange = topology.retry_exchange();
-                let extra = [
-                    attempt,
-                    due,
-                    (
-                        HEADER_RETRY_STAGE,
-                        AMQPValue::LongString(LongString::from(self.stage.name())),
-                    ),
-                    (
-                        HEADER_RETRY_TIER,
-                        AMQPValue::LongString(LongString::from(tier_label(tier))),
-                    ),
-                ];
+                let extra = delayed_headers(self.stage, tier, due, attempt);
                 self.move_to(delivery, &exchange, &extra).await
             }
         }

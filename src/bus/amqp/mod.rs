@@ -42,8 +42,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use jiff::Timestamp;
 use tracing::warn;
-use transload_core::bus::{Bus, BusError, BusMessage, ConsumerOptions, Stage};
+use transload_core::bus::{AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, ConsumerOptions, Stage};
 
 pub use config::{AmqpConfig, AmqpConfigError, ClientIdentity};
 pub use consumer::AmqpConsumer;
@@ -184,13 +185,40 @@ impl AmqpBus {
 impl Bus for AmqpBus {
     type Consumer = AmqpConsumer;
 
+    /// Publishes to the stage's exchange; a message whose `transload-available-at` is
+    /// later goes through the delay tier for the time left instead (through the longest
+    /// tier again and again when it is longer), as a retry does, so that no consumer
+    /// reads it before it is due only to put it back.
     async fn publish(&self, stage: Stage, messages: Vec<BusMessage>) -> Result<(), BusError> {
-        let outgoing = messages
-            .into_iter()
-            .map(|message| message::encode(message, &[]))
-            .collect::<Result<Vec<_>, _>>()?;
-        let exchange = self.shared.topology.stage_exchange(stage);
-        self.shared.publisher.publish(&exchange, outgoing).await
+        let topology = &self.shared.topology;
+        let now = message::now_ms();
+        let mut ready = Vec::with_capacity(messages.len());
+        let mut later = Vec::new();
+        for message in messages {
+            let due = message
+                .headers
+                .get(AVAILABLE_AT_HEADER)
+                .and_then(|at| at.parse::<Timestamp>().ok())
+                .and_then(|at| u64::try_from(at.as_millisecond()).ok())
+                .filter(|due| *due > now);
+            let tier = due.and_then(|due| {
+                topology
+                    .tier_for(Duration::from_millis(due - now))
+                    .map(|tier| (due, tier))
+            });
+            match tier {
+                Some((due, tier)) => later.push(message::encode(
+                    message,
+                    &topology::delayed_headers(stage, tier, due, 1),
+                )?),
+                None => ready.push(message::encode(message, &[])?),
+            }
+        }
+        let publisher = &self.shared.publisher;
+        publisher
+            .publish(&topology.stage_exchange(stage), ready)
+            .await?;
+        publisher.publish(&topology.retry_exchange(), later).await
     }
 
     async fn consumer(

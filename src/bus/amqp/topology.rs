@@ -27,6 +27,7 @@ use transload_core::bus::{BusError, Stage};
 
 use super::config::AmqpConfig;
 use super::error::with_timeout;
+use super::message::{HEADER_ATTEMPT, HEADER_NOT_BEFORE};
 
 /// Header naming the stage of a message on the retry exchange (headers-exchange match).
 pub(crate) const HEADER_RETRY_STAGE: &str = "transload-bus-retry-stage";
@@ -317,6 +318,32 @@ fn declare_error(name: &str, error: BusError) -> BusError {
         BusError::Other(message) => BusError::Other(format!("declaring {name}: {message}")),
         other => other,
     }
+}
+
+/// The bus headers of a message sent through the delay `tier` of `stage`'s retries, due
+/// at `due` (ms since the epoch), as attempt `attempt`: the retry exchange routes it on
+/// the stage and tier, and a consumer that gets it before `due` sends it round again.
+pub(crate) fn delayed_headers(
+    stage: Stage,
+    tier: Duration,
+    due: u64,
+    attempt: u32,
+) -> [(&'static str, AMQPValue); 4] {
+    [
+        (HEADER_ATTEMPT, AMQPValue::LongLongInt(i64::from(attempt))),
+        (
+            HEADER_NOT_BEFORE,
+            AMQPValue::LongLongInt(i64::try_from(due).unwrap_or(i64::MAX)),
+        ),
+        (
+            HEADER_RETRY_STAGE,
+            AMQPValue::LongString(LongString::from(stage.name())),
+        ),
+        (
+            HEADER_RETRY_TIER,
+            AMQPValue::LongString(LongString::from(tier_label(tier))),
+        ),
+    ]
 }
 
 #[cfg(test)]
