@@ -246,6 +246,10 @@ pub struct RetentionConfig {
     /// Days a dead letter is kept once redriven. One not redriven is kept until it is.
     #[serde(default = "default_redriven_days")]
     pub redriven_dead_letter_days: u32,
+    /// Days a partner's control number (ISA13, GS06) is remembered: within them, an
+    /// interchange or group with the same number again is a duplicate.
+    #[serde(default = "default_control_numbers_days")]
+    pub control_numbers_days: u32,
 }
 
 impl RetentionConfig {
@@ -257,6 +261,7 @@ impl RetentionConfig {
             History::RawMessages => self.raw_days,
             History::AuditEntries => self.audit_days,
             History::RedrivenDeadLetters => self.redriven_dead_letter_days,
+            History::ReceivedControlNumbers => self.control_numbers_days,
         }
     }
 
@@ -268,6 +273,7 @@ impl RetentionConfig {
             History::RawMessages => "raw_days",
             History::AuditEntries => "audit_days",
             History::RedrivenDeadLetters => "redriven_dead_letter_days",
+            History::ReceivedControlNumbers => "control_numbers_days",
         }
     }
 }
@@ -279,6 +285,7 @@ impl Default for RetentionConfig {
             raw_days: DEFAULT_RAW_DAYS,
             audit_days: DEFAULT_AUDIT_DAYS,
             redriven_dead_letter_days: DEFAULT_REDRIVEN_DAYS,
+            control_numbers_days: DEFAULT_CONTROL_NUMBERS_DAYS,
         }
     }
 }
@@ -291,6 +298,8 @@ const DEFAULT_RAW_DAYS: u32 = 30;
 const DEFAULT_AUDIT_DAYS: u32 = 365;
 /// Default of [`RetentionConfig::redriven_dead_letter_days`].
 const DEFAULT_REDRIVEN_DAYS: u32 = 30;
+/// Default of [`RetentionConfig::control_numbers_days`]: a year.
+const DEFAULT_CONTROL_NUMBERS_DAYS: u32 = 365;
 
 fn default_processed_days() -> u32 {
     DEFAULT_PROCESSED_DAYS
@@ -306,6 +315,10 @@ fn default_audit_days() -> u32 {
 
 fn default_redriven_days() -> u32 {
     DEFAULT_REDRIVEN_DAYS
+}
+
+fn default_control_numbers_days() -> u32 {
+    DEFAULT_CONTROL_NUMBERS_DAYS
 }
 
 /// The `[orchestrator]` table: where the carrier files are, and the policy (each of its
@@ -611,19 +624,24 @@ mod tests {
         let config = Config::parse(
             path,
             &format!(
-                "{GOOD}[retention]\nraw_days = 90\naudit_days = 730\nredriven_dead_letter_days = 14\n"
+                "{GOOD}[retention]\nraw_days = 90\naudit_days = 730\nredriven_dead_letter_days = 14\ncontrol_numbers_days = 180\n"
             ),
         )
         .unwrap();
         assert_eq!(
             History::ALL.map(|history| config.retention.days(history)),
-            [7, 90, 730, 14]
+            [7, 90, 730, 14, 180]
         );
         assert_eq!(
             History::ALL.map(|history| RetentionConfig::default().days(history)),
-            [7, 30, 365, 30]
+            [7, 30, 365, 30, 365]
         );
-        for setting in ["raw_days", "audit_days", "redriven_dead_letter_days"] {
+        for setting in [
+            "raw_days",
+            "audit_days",
+            "redriven_dead_letter_days",
+            "control_numbers_days",
+        ] {
             let error =
                 Config::parse(path, &format!("{GOOD}[retention]\n{setting} = 0\n")).unwrap_err();
             assert!(

@@ -1,7 +1,8 @@
 //! Retention: what the store needs only for a while is pruned in the background, by
 //! age, as `[retention]` says ([`RetentionConfig`]): processed markers, raw inbound
-//! messages, audit entries and redriven dead letters ([`History`]). Dead letters not
-//! redriven, the loads' state and the messages on their way are never pruned.
+//! messages, audit entries, redriven dead letters and partners' control numbers
+//! ([`History`]). Dead letters not redriven, the loads' state and the messages on their
+//! way are never pruned.
 
 use std::time::Duration;
 

@@ -540,6 +540,50 @@ async fn redriven_dead_letters_are_pruned_by_age<H: Harness>(harness: &H) {
     assert_eq!(store.dead_letter(waiting.id).await.unwrap(), Some(waiting));
 }
 
+/// A received control number is forgotten some time after it came: the same number
+/// from the partner is then new again.
+async fn received_control_numbers_are_pruned_by_age<H: Harness>(harness: &H) {
+    let store = harness.store();
+    let odfl = partner("odfl");
+    assert!(
+        store
+            .record_received_control_number(&odfl, "isa13", "000000905")
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let cutoff = Timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        store
+            .record_received_control_number(&odfl, "isa13", "000000906")
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store
+            .prune(History::ReceivedControlNumbers, cutoff)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .record_received_control_number(&odfl, "isa13", "000000905")
+            .await
+            .unwrap(),
+        "forgotten: new again"
+    );
+    assert!(
+        !store
+            .record_received_control_number(&odfl, "isa13", "000000906")
+            .await
+            .unwrap(),
+        "kept: still a duplicate"
+    );
+}
+
 /// Concurrent commits of one input: exactly one wins.
 async fn processed_marker_under_concurrency<H: Harness>(harness: &H) {
     let input = Uuid::now_v7();
@@ -1635,6 +1679,7 @@ macro_rules! store_conformance {
             raw_messages_are_pruned_by_age,
             audit_entries_are_pruned_by_age,
             redriven_dead_letters_are_pruned_by_age,
+            received_control_numbers_are_pruned_by_age,
             raw_messages_dedupe_per_tenant,
             raw_dedupe_under_concurrency,
             state_optimistic_concurrency,
@@ -1729,7 +1774,8 @@ mod postgres_only {
                 (1, "initial".to_owned()),
                 (2, "outbox keeps only pending".to_owned()),
                 (3, "processed by time".to_owned()),
-                (4, "history by time".to_owned())
+                (4, "history by time".to_owned()),
+                (5, "control numbers by time".to_owned())
             ]
         );
     }

@@ -402,15 +402,19 @@ pub enum History {
     /// Dead letters that were redriven, by when. A dead letter not redriven is work left
     /// to an operator and is never pruned.
     RedrivenDeadLetters,
+    /// Control numbers received from partners (an interchange's ISA13, a group's GS06),
+    /// by when: a partner's interchange with a number older than this is taken as new.
+    ReceivedControlNumbers,
 }
 
 impl History {
     /// Every kind, in the order they are pruned.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::ProcessedMarkers,
         Self::RawMessages,
         Self::AuditEntries,
         Self::RedrivenDeadLetters,
+        Self::ReceivedControlNumbers,
     ];
 
     /// Its name in logs and configuration.
@@ -421,6 +425,7 @@ impl History {
             Self::RawMessages => "raw messages",
             Self::AuditEntries => "audit entries",
             Self::RedrivenDeadLetters => "redriven dead letters",
+            Self::ReceivedControlNumbers => "received control numbers",
         }
     }
 }

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0002_outbox_keeps_only_pending.sql"),
     include_str!("migrations/sqlite/0003_processed_by_time.sql"),
     include_str!("migrations/sqlite/0004_history_by_time.sql"),
+    include_str!("migrations/sqlite/0005_control_numbers_by_time.sql"),
 ];
 
 /// Read connections: the stages, the relay and the APIs read at once.
@@ -936,6 +937,11 @@ impl Store for SqliteStore {
                      SELECT rowid FROM dead_letters
                      WHERE redriven_at IS NOT NULL AND redriven_at < ?1
                      ORDER BY redriven_at LIMIT ?2)"
+            }
+            History::ReceivedControlNumbers => {
+                "DELETE FROM received_control_numbers WHERE (partner, sequence, number) IN (
+                     SELECT partner, sequence, number FROM received_control_numbers
+                     WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)"
             }
         };
         let mut pruned = 0;

@@ -374,6 +374,10 @@ impl Store for PostgresStore {
                          SELECT ctid FROM dead_letters
                          WHERE redriven_at IS NOT NULL AND redriven_at < $1 LIMIT $2)"
                 }
+                History::ReceivedControlNumbers => {
+                    "DELETE FROM received_control_numbers WHERE ctid IN (
+                         SELECT ctid FROM received_control_numbers WHERE received_at < $1 LIMIT $2)"
+                }
             })
             .await
             .map_err(|error| db(&error))?;
