@@ -43,6 +43,9 @@ pub const OUTBOX_PENDING: &str = "transload_outbox_pending";
 /// Gauge `{stage}`: messages waiting or in flight in the queue a stage reads, sampled at
 /// each scrape. Embedded bus only (RabbitMQ has its own metrics).
 pub const QUEUE_DEPTH: &str = "transload_queue_depth";
+/// Counter: messages the bus itself dead-lettered (past its delivery limit, or rejected),
+/// by stage and reason; on the embedded bus they are not in `transload dlq`.
+pub const BUS_DEAD_LETTERED: &str = "transload_bus_dead_lettered_total";
 
 /// The label of messages that name no partner.
 pub const NO_PARTNER: &str = "none";
@@ -169,6 +172,10 @@ fn describe() {
         "Failed attempts to hand a document to a partner."
     );
     describe_counter!(OUTBOX_PUBLISHED, "Outbox messages published to the bus.");
+    describe_counter!(
+        BUS_DEAD_LETTERED,
+        "Messages the bus itself dead-lettered (past its delivery limit, or rejected), by stage and reason."
+    );
     describe_gauge!(
         OUTBOX_PENDING,
         "Outbox messages waiting at the relay's last look (at most one batch)."
@@ -238,6 +245,12 @@ pub fn outbox_pending(count: usize) {
     ::metrics::gauge!(OUTBOX_PENDING).set(count as f64);
 }
 
+/// The bus itself dead-lettered `count` messages of `stage`, for `reason`.
+pub fn bus_dead_lettered(stage: &str, reason: &'static str, count: usize) {
+    ::metrics::counter!(BUS_DEAD_LETTERED, "stage" => stage.to_owned(), "reason" => reason)
+        .increment(u64::try_from(count).unwrap_or(u64::MAX));
+}
+
 /// The queue `stage` reads holds `depth` messages.
 pub fn queue_depth(stage: &str, depth: u64) {
     ::metrics::gauge!(QUEUE_DEPTH, "stage" => stage.to_owned()).set(depth as f64);
@@ -286,7 +299,14 @@ mod tests {
             Outcome::DeadLettered,
         );
         stage_latency("unit-test-stage", Duration::from_millis(7));
+        bus_dead_lettered("unit-test-stage", "delivery limit reached", 2);
         let text = render().unwrap();
+        assert!(
+            text.contains(
+                r#"transload_bus_dead_lettered_total{stage="unit-test-stage",reason="delivery limit reached"} 2"#
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"transload_messages_received_total{stage="translate",partner="unit-test-partner"} 1"#

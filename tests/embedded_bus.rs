@@ -17,6 +17,8 @@ use transload_core::bus::{
 use uuid::Uuid;
 
 fn open(max_deliveries: u32) -> EmbeddedBus {
+    // The process's metrics recorder, for the bus's dead-letter counter.
+    transload::metrics::install().unwrap();
     let dir = std::env::temp_dir().join(format!("transload-embedded-{}", Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     EmbeddedBus::open(
@@ -110,6 +112,18 @@ async fn a_rejected_message_is_kept_with_its_reason_and_bytes() {
         vec![(message, 1, "ISA segment truncated at byte 11".to_owned())]
     );
     assert_eq!(bus.depth(Stage::Inbound).unwrap(), 0);
+    assert!(bus_dead_lettered("inbound", "rejected") >= 1);
+}
+
+/// The bus's own dead-letter counter for `stage` and `reason` in the process's metrics
+/// (other tests of this binary may count too).
+fn bus_dead_lettered(stage: &str, reason: &str) -> u64 {
+    let text = transload::metrics::render().unwrap();
+    let prefix =
+        format!(r#"transload_bus_dead_lettered_total{{stage="{stage}",reason="{reason}"}} "#);
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map_or(0, |count| count.trim().parse().unwrap())
 }
 
 #[tokio::test]
@@ -137,6 +151,7 @@ async fn a_message_delivered_max_times_goes_to_the_dead_letters() {
     assert_eq!(dead[0].0, message);
     assert_eq!(dead[0].1, 3);
     assert_eq!(dead[0].2, "delivery limit reached");
+    assert!(bus_dead_lettered("events", "delivery limit reached") >= 1);
 }
 
 #[tokio::test]

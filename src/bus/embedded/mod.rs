@@ -839,7 +839,10 @@ impl Consumer for EmbeddedConsumer {
             .call(Durability::Normal, move |connection, _, now| {
                 dead_letter(connection, token, &reason, now)
             })
-            .await
+            .await?;
+        tracing::warn!(stage = %self.stage, message_id = %delivery.message.id, "the embedded bus dead-lettered a rejected message (bus_dead_letters)");
+        crate::metrics::bus_dead_lettered(self.stage.name(), "rejected", 1);
+        Ok(())
     }
 }
 
@@ -974,13 +977,23 @@ fn lease(
     // Poison messages first: among the next `limit` ready, those past the delivery limit
     // go to the dead letters. The lease below skips any further back; they come to the
     // front of a later lease and are moved then.
+    let mut moved = 0;
     for sql in [DEAD_LETTER_LIMIT_REACHED, DELETE_LIMIT_REACHED] {
-        transaction
+        moved = transaction
             .prepare_cached(sql)
             .and_then(|mut statement| {
                 statement.execute(params![stage.name(), options.max_deliveries, now, limit])
             })
             .map_err(bus_error)?;
+    }
+    if moved > 0 {
+        tracing::warn!(
+            %stage,
+            moved,
+            max_deliveries = options.max_deliveries,
+            "the embedded bus dead-lettered messages past its delivery limit (bus_dead_letters)"
+        );
+        crate::metrics::bus_dead_lettered(stage.name(), "delivery limit reached", moved);
     }
     let lease = new_lease();
     let until = now.saturating_add(millis(visibility));
