@@ -1774,8 +1774,7 @@ mod postgres_only {
                 (1, "initial".to_owned()),
                 (2, "outbox keeps only pending".to_owned()),
                 (3, "processed by time".to_owned()),
-                (4, "history by time".to_owned()),
-                (5, "control numbers by time".to_owned())
+                (4, "history by time".to_owned())
             ]
         );
     }

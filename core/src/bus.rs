@@ -97,6 +97,16 @@ impl BusMessage {
         self.headers.insert(name.into(), value.into());
         self
     }
+
+    /// The instant of its [`AVAILABLE_AT_HEADER`], in milliseconds since the epoch; none
+    /// when it has none or one that is not an RFC 3339 instant.
+    #[must_use]
+    pub fn available_at_ms(&self) -> Option<i64> {
+        self.headers
+            .get(AVAILABLE_AT_HEADER)
+            .and_then(|at| at.parse::<jiff::Timestamp>().ok())
+            .map(jiff::Timestamp::as_millisecond)
+    }
 }
 
 /// A message handed to a consumer, until it answers.

@@ -42,9 +42,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use jiff::Timestamp;
 use tracing::warn;
-use transload_core::bus::{AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, ConsumerOptions, Stage};
+use transload_core::bus::{Bus, BusError, BusMessage, ConsumerOptions, Stage};
 
 pub use config::{AmqpConfig, AmqpConfigError, ClientIdentity};
 pub use consumer::AmqpConsumer;
@@ -196,10 +195,8 @@ impl Bus for AmqpBus {
         let mut later = Vec::new();
         for message in messages {
             let due = message
-                .headers
-                .get(AVAILABLE_AT_HEADER)
-                .and_then(|at| at.parse::<Timestamp>().ok())
-                .and_then(|at| u64::try_from(at.as_millisecond()).ok())
+                .available_at_ms()
+                .and_then(|at| u64::try_from(at).ok())
                 .filter(|due| *due > now);
             let tier = due.and_then(|due| {
                 topology

@@ -29,8 +29,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use transload_core::bus::{
-    AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery,
-    DeliveryToken, Stage,
+    Bus, BusError, BusMessage, Consumer, ConsumerOptions, Delivery, DeliveryToken, Stage,
 };
 use uuid::Uuid;
 
@@ -97,11 +96,7 @@ impl MessageRow {
         Ok(Self {
             id: message.id.to_string(),
             headers: serde_json::to_string(&message.headers)?,
-            available_at: message
-                .headers
-                .get(AVAILABLE_AT_HEADER)
-                .and_then(|at| at.parse::<Timestamp>().ok())
-                .map(Timestamp::as_millisecond),
+            available_at: message.available_at_ms(),
             routing_key: message.routing_key,
             body: message.body,
         })

@@ -40,11 +40,6 @@ const MIGRATIONS: &[Migration] = &[
         name: "history by time",
         sql: include_str!("../migrations/postgres/0004_history_by_time.sql"),
     },
-    Migration {
-        version: 5,
-        name: "control numbers by time",
-        sql: include_str!("../migrations/postgres/0005_control_numbers_by_time.sql"),
-    },
 ];
 
 /// Key of the transaction-scoped advisory lock that serialises migrators ("tload-mg").
