@@ -26,7 +26,8 @@ use crate::intake::auth::ApiKeys;
 use crate::intake::{IntakeSetupError, IntakeState};
 use crate::loads_api::LoadsApi;
 use crate::pipeline::{
-    OutboxRelay, PendingState, RetryPolicy, StageWorker, WithPendingState, WorkerOptions,
+    DeadLetterDrain, OutboxRelay, PendingState, RetryPolicy, StageWorker, WithPendingState,
+    WorkerOptions,
 };
 use crate::stages::decide::{Clock, DecideOptions};
 use crate::stages::deliver::DeliverSetupError;
@@ -246,6 +247,9 @@ impl Hub {
         if let Some(relay) = relay {
             tasks.push(tokio::spawn(relay.run()));
         }
+        tasks.push(tokio::spawn(
+            DeadLetterDrain::new(bus.dead_letters(), store.clone()).run(),
+        ));
         tasks.extend(crate::metrics::spawn_upkeep());
         tasks.push(crate::retention::spawn_pruning(
             store.clone(),

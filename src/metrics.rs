@@ -43,9 +43,12 @@ pub const OUTBOX_PENDING: &str = "transload_outbox_pending";
 /// Gauge `{stage}`: messages waiting or in flight in the queue a stage reads, sampled at
 /// each scrape. Embedded bus only (RabbitMQ has its own metrics).
 pub const QUEUE_DEPTH: &str = "transload_queue_depth";
-/// Counter: messages the bus itself dead-lettered (past its delivery limit, or rejected),
-/// by stage and reason; on the embedded bus they are not in `transload dlq`.
+/// Counter: messages the embedded bus itself dead-lettered (past its delivery limit, or
+/// rejected), by stage and reason; the hub then moves them into the store's dead letters
+/// ([`BUS_DEAD_LETTERS_MOVED`]).
 pub const BUS_DEAD_LETTERED: &str = "transload_bus_dead_lettered_total";
+/// Counter: messages the bus gave up on, moved into the store's dead letters, by stage.
+pub const BUS_DEAD_LETTERS_MOVED: &str = "transload_bus_dead_letters_moved_total";
 
 /// The label of messages that name no partner.
 pub const NO_PARTNER: &str = "none";
@@ -176,6 +179,10 @@ fn describe() {
         BUS_DEAD_LETTERED,
         "Messages the bus itself dead-lettered (past its delivery limit, or rejected), by stage and reason."
     );
+    describe_counter!(
+        BUS_DEAD_LETTERS_MOVED,
+        "Messages the bus gave up on (embedded bus_dead_letters, RabbitMQ {prefix}.dlq), moved into the store's dead letters, by stage."
+    );
     describe_gauge!(
         OUTBOX_PENDING,
         "Outbox messages waiting at the relay's last look (at most one batch)."
@@ -248,6 +255,12 @@ pub fn outbox_pending(count: usize) {
 /// The bus itself dead-lettered `count` messages of `stage`, for `reason`.
 pub fn bus_dead_lettered(stage: &str, reason: &'static str, count: usize) {
     ::metrics::counter!(BUS_DEAD_LETTERED, "stage" => stage.to_owned(), "reason" => reason)
+        .increment(u64::try_from(count).unwrap_or(u64::MAX));
+}
+
+/// `count` messages the bus gave up on at `stage` were moved into the store's dead letters.
+pub fn bus_dead_letters_moved(stage: &str, count: usize) {
+    ::metrics::counter!(BUS_DEAD_LETTERS_MOVED, "stage" => stage.to_owned())
         .increment(u64::try_from(count).unwrap_or(u64::MAX));
 }
 

@@ -736,3 +736,150 @@ async fn relay_dead_letters_a_message_the_bus_refuses() {
     )
     .await;
 }
+
+/// What RabbitMQ dead-lettered (a reject, the delivery limit, an undecodable message)
+/// leaves `{prefix}.dlq` for the store's dead letters, where `transload dlq` finds it,
+/// once, with its bytes, stage and reason.
+#[tokio::test]
+async fn the_drain_moves_the_dead_letter_queue_into_the_store() {
+    use lapin::BasicProperties;
+    use lapin::options::BasicPublishOptions;
+    use transload::bus::dead_letters::BusDeadLetters;
+    use transload::pipeline::DeadLetterDrain;
+    use transload::store::sqlite::SqliteStore;
+    use transload_core::store::{DeadLetterFilter, Store};
+
+    with_bus(
+        "drain",
+        |c| AmqpConfig {
+            delivery_limit: 1,
+            ..c
+        },
+        |bus| async move {
+            let [rejected, poison] = <[BusMessage; 2]>::try_from(messages(2, "acme.x12")).unwrap();
+            let poison = poison.with_header("transload-partner", "odfl");
+            bus.publish(Stage::Inbound, vec![rejected.clone()])
+                .await
+                .unwrap();
+            bus.publish(Stage::Outbound, vec![poison.clone()])
+                .await
+                .unwrap();
+            // No message id: the consumer cannot decode it and rejects it.
+            let connection = raw_connection().await;
+            let channel = connection.create_channel().await.unwrap();
+            channel
+                .basic_publish(
+                    bus.topology().stage_exchange(Stage::Events).as_str().into(),
+                    "acme.event".into(),
+                    BasicPublishOptions::default(),
+                    b"\x00raw bytes",
+                    BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+
+            let mut inbound = bus
+                .consumer(Stage::Inbound, ConsumerOptions::default())
+                .await
+                .unwrap();
+            let got = collect(&mut inbound, 1, Duration::from_secs(10)).await;
+            inbound
+                .reject(&got[0], "ISA segment missing")
+                .await
+                .unwrap();
+            for _ in 0..2 {
+                // The worker crashes on it: delivered twice (a limit of 1), then dead-lettered.
+                let mut outbound = bus
+                    .consumer(Stage::Outbound, ConsumerOptions::default())
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    collect(&mut outbound, 1, Duration::from_secs(10))
+                        .await
+                        .len(),
+                    1
+                );
+            }
+            let mut events = bus
+                .consumer(Stage::Events, ConsumerOptions::default())
+                .await
+                .unwrap();
+            assert!(
+                events
+                    .next_batch(1, Duration::from_secs(1))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            let dlq = bus.topology().dead_letter_queue();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ready_count(&dlq).await < 3 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(ready_count(&dlq).await, 3);
+
+            let dir = std::env::temp_dir().join(format!("transload-drain-{}", Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
+            // A first reader takes the letters and stops before forgetting them: the
+            // broker gives them back when its connection goes.
+            let mut first = BusDeadLetters::Amqp(Box::new(bus.dead_letter_queue()));
+            assert_eq!(first.take(10).await.unwrap().len(), 3);
+            drop(first);
+            let mut drain = DeadLetterDrain::new(
+                BusDeadLetters::Amqp(Box::new(bus.dead_letter_queue())),
+                store.clone(),
+            );
+            let mut moved = 0;
+            while moved < 3 && Instant::now() < deadline + Duration::from_secs(10) {
+                moved += drain.drain_once().await.unwrap();
+            }
+            assert_eq!(moved, 3);
+            assert_eq!(drain.drain_once().await.unwrap(), 0);
+            assert_eq!(ready_count(&dlq).await, 0);
+
+            let letters = store
+                .dead_letters(&DeadLetterFilter::default())
+                .await
+                .unwrap();
+            assert_eq!(letters.len(), 3, "{letters:?}");
+            let by_stage = |stage| letters.iter().find(|l| l.stage == stage).unwrap();
+            let inbound = by_stage(Stage::Inbound);
+            assert_eq!(inbound.message, rejected);
+            assert_eq!(inbound.reason, "the bus gave up on it: ISA segment missing");
+            let outbound = by_stage(Stage::Outbound);
+            assert_eq!(outbound.message, poison);
+            assert_eq!(outbound.attempts, 2);
+            assert!(
+                outbound
+                    .reason
+                    .contains("delivered 2 times without an answer"),
+                "{}",
+                outbound.reason
+            );
+            assert_eq!(
+                outbound
+                    .partner
+                    .as_ref()
+                    .map(transload_core::ids::PartnerId::as_str),
+                Some("odfl")
+            );
+            let events = by_stage(Stage::Events);
+            assert_eq!(events.message.body, b"\x00raw bytes");
+            assert_eq!(events.message.routing_key, "acme.event");
+            assert!(
+                events.reason.contains("could not be decoded"),
+                "{}",
+                events.reason
+            );
+            assert!(
+                events.reason.contains("no usable message id"),
+                "{}",
+                events.reason
+            );
+        },
+    )
+    .await;
+}

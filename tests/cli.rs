@@ -408,6 +408,69 @@ fn dlq_lists_shows_and_redrives_once() {
     assert!(all.contains("[redriven]"), "{all}");
 }
 
+/// A message the embedded bus gave up on by itself (here: rejected by its consumer)
+/// reaches `transload dlq` once a hub runs on the data directory.
+#[test]
+fn the_hub_moves_what_the_bus_gave_up_on_into_transload_dlq() {
+    use transload::bus::embedded::EmbeddedBusOptions;
+    use transload::store::sqlite::SqliteStore;
+    use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
+
+    let config = temp_config(
+        "bus-dlq",
+        "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let data = config.parent().unwrap().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (_store, bus) = SqliteStore::open_with_embedded_bus(
+            &data.join("store.sqlite3"),
+            EmbeddedBusOptions::default(),
+        )
+        .unwrap();
+        let message = BusMessage::new("odfl", b"poison pill".to_vec());
+        bus.publish(Stage::Outbound, vec![message]).await.unwrap();
+        let mut outbound = bus
+            .consumer(Stage::Outbound, ConsumerOptions::default())
+            .await
+            .unwrap();
+        let got = outbound
+            .next_batch(1, Duration::from_secs(2))
+            .await
+            .unwrap();
+        outbound
+            .reject(&got[0], "it crashes the carrier mapping")
+            .await
+            .unwrap();
+    });
+    let list = || {
+        let output = transload()
+            .args(["dlq", "--config"])
+            .arg(&config)
+            .arg("list")
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(list().trim(), "no dead letters", "before the hub ran");
+
+    let hub = Hub::start(&config);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut listed = list();
+    while !listed.contains("it crashes the carrier mapping") && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        listed = list();
+    }
+    assert!(
+        listed.contains("outbound")
+            && listed.contains("the bus gave up on it: it crashes the carrier mapping"),
+        "{listed}"
+    );
+    assert!(hub.terminate().success());
+}
+
 #[test]
 fn validate_passes_on_the_quickstart() {
     let output = run(&["validate", "--config", "examples/quickstart/transload.toml"]);

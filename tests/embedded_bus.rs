@@ -1,5 +1,5 @@
 //! What the embedded bus does beyond the shared conformance suite: its dead letters,
-//! its delivery limit and its leases.
+//! its delivery limit and its leases, and the drain of its dead letters into the store.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,10 +10,15 @@
 
 use std::time::Duration;
 
+use transload::bus::dead_letters::{BusDeadLetter, BusDeadLetters};
 use transload::bus::embedded::{EmbeddedBus, EmbeddedBusOptions, EmbeddedConsumer};
+use transload::pipeline::DeadLetterDrain;
+use transload::store::sqlite::SqliteStore;
 use transload_core::bus::{
     AVAILABLE_AT_HEADER, Bus, BusError, BusMessage, Consumer, ConsumerOptions, Stage,
 };
+use transload_core::ids::{PartnerId, TenantId};
+use transload_core::store::{DEAD_LETTER_HEADER, DeadLetterFilter, Redrive, Store, UnitOfWork};
 use uuid::Uuid;
 
 fn open(max_deliveries: u32) -> EmbeddedBus {
@@ -484,4 +489,132 @@ async fn a_dropped_consumer_gives_back_what_it_was_handed() {
     assert!(got.iter().all(|delivery| delivery.attempt == 1));
     next.ack(&got).await.unwrap();
     assert_eq!(bus.depth(Stage::Outbound).unwrap(), 0);
+}
+
+/// The hub moves what the bus gave up on into the store's dead letters, where
+/// `transload dlq` finds it: here the bus in the store's own file, as the hub runs it.
+#[tokio::test]
+async fn the_drain_moves_what_the_bus_gave_up_on_into_the_store() {
+    let dir = std::env::temp_dir().join(format!("transload-embedded-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (store, bus) = SqliteStore::open_with_embedded_bus(
+        &dir.join("store.sqlite3"),
+        EmbeddedBusOptions { max_deliveries: 2 },
+    )
+    .unwrap();
+    let poison = BusMessage::new("acme.wms.pick", b"{\"crashes\":true}".to_vec())
+        .with_header("transload-tenant", "acme")
+        .with_header("transload-partner", "wms");
+    let refused = BusMessage::new("acme.odfl.214", b"\xffnot a 214".to_vec());
+    bus.publish(Stage::Inbound, vec![poison.clone()])
+        .await
+        .unwrap();
+    bus.publish(Stage::Outbound, vec![refused.clone()])
+        .await
+        .unwrap();
+    let mut inbound = bus.consumer(Stage::Inbound, quick()).await.unwrap();
+    for _ in 0..4 {
+        // Never answered: delivered twice, then dead-lettered by the bus.
+        inbound
+            .next_batch(1, Duration::from_millis(400))
+            .await
+            .unwrap();
+    }
+    let mut outbound = bus.consumer(Stage::Outbound, quick()).await.unwrap();
+    let got = outbound
+        .next_batch(1, Duration::from_secs(2))
+        .await
+        .unwrap();
+    outbound.reject(&got[0], "cannot be decoded").await.unwrap();
+    assert_eq!(bus.dead_letters(Stage::Inbound).unwrap().len(), 1);
+
+    let mut drain = DeadLetterDrain::new(BusDeadLetters::Embedded(bus.clone()), store.clone());
+    assert_eq!(drain.drain_once().await.unwrap(), 2);
+    assert!(bus.dead_letters(Stage::Inbound).unwrap().is_empty());
+    assert!(bus.dead_letters(Stage::Outbound).unwrap().is_empty());
+    assert_eq!(drain.drain_once().await.unwrap(), 0);
+
+    let letters = store
+        .dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    let crashed = letters.iter().find(|l| l.stage == Stage::Inbound).unwrap();
+    assert_eq!(crashed.message, poison, "the original bytes and headers");
+    assert_eq!(crashed.attempts, 2);
+    assert_eq!(
+        crashed.reason,
+        "the bus gave up on it: delivery limit reached"
+    );
+    assert_eq!(crashed.tenant.as_ref().map(TenantId::as_str), Some("acme"));
+    assert_eq!(crashed.partner.as_ref().map(PartnerId::as_str), Some("wms"));
+    let rejected = letters.iter().find(|l| l.stage == Stage::Outbound).unwrap();
+    assert_eq!(rejected.message, refused);
+    assert_eq!(rejected.reason, "the bus gave up on it: cannot be decoded");
+
+    // An operator redrives it: the message goes through its stage again, under a new id.
+    store
+        .commit(UnitOfWork {
+            redrives: vec![Redrive {
+                dead_letter_id: crashed.id,
+                by: "alice".to_owned(),
+                edited_body: None,
+            }],
+            ..UnitOfWork::default()
+        })
+        .await
+        .unwrap();
+    let again = inbound.next_batch(1, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message.body, poison.body);
+    assert_eq!(
+        again[0].message.headers.get(DEAD_LETTER_HEADER),
+        Some(&crashed.id.to_string())
+    );
+}
+
+/// A drain that stopped after the store took its letters, before the bus forgot them,
+/// reads them again: the store keeps one entry each.
+#[tokio::test]
+async fn letters_read_again_are_stored_once() {
+    let dir = std::env::temp_dir().join(format!("transload-embedded-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
+    let bus = open(20);
+    bus.publish(
+        Stage::Events,
+        vec![BusMessage::new("acme.event", b"{}".to_vec())],
+    )
+    .await
+    .unwrap();
+    let mut consumer = bus.consumer(Stage::Events, quick()).await.unwrap();
+    let got = consumer
+        .next_batch(1, Duration::from_secs(2))
+        .await
+        .unwrap();
+    consumer.reject(&got[0], "poison").await.unwrap();
+
+    let mut letters = BusDeadLetters::Embedded(bus.clone());
+    let taken = letters.take(10).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    let entries = taken
+        .into_iter()
+        .map(BusDeadLetter::into_store_entry)
+        .collect();
+    store
+        .commit(UnitOfWork {
+            dead_letters: entries,
+            ..UnitOfWork::default()
+        })
+        .await
+        .unwrap();
+    // Stopped here: not forgotten.
+    let mut drain = DeadLetterDrain::new(letters, store.clone());
+    assert_eq!(drain.drain_once().await.unwrap(), 0, "nothing new to store");
+    assert!(bus.dead_letters(Stage::Events).unwrap().is_empty());
+    let stored = store
+        .dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
 }

@@ -2,6 +2,7 @@
 //! (RabbitMQ through lapin).
 
 pub mod amqp;
+pub mod dead_letters;
 pub mod embedded;
 
 use std::time::Duration;
@@ -36,6 +37,18 @@ impl AnyBus {
         match self {
             AnyBus::Embedded(bus) => bus.probe().await,
             AnyBus::Amqp(bus) => bus.probe().await,
+        }
+    }
+
+    /// Where the bus keeps the messages it gave up on by itself, to be moved into the
+    /// store ([`dead_letters`]).
+    #[must_use]
+    pub fn dead_letters(&self) -> dead_letters::BusDeadLetters {
+        match self {
+            AnyBus::Embedded(bus) => dead_letters::BusDeadLetters::Embedded(bus.clone()),
+            AnyBus::Amqp(bus) => {
+                dead_letters::BusDeadLetters::Amqp(Box::new(bus.dead_letter_queue()))
+            }
         }
     }
 

@@ -7,14 +7,16 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use lapin::BasicProperties;
 use lapin::message::Delivery as LapinDelivery;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use thiserror::Error;
-use transload_core::bus::{BusError, BusMessage};
+use transload_core::bus::{BusError, BusMessage, Stage};
 use uuid::Uuid;
 
-use super::topology::short;
+use super::topology::{Topology, short};
+use crate::bus::dead_letters::BusDeadLetter;
 
 /// Prefix of the headers the bus keeps for itself.
 pub(crate) const RESERVED_PREFIX: &str = "transload-bus-";
@@ -155,6 +157,116 @@ pub(crate) fn decode(delivery: &LapinDelivery) -> Result<Decoded, DecodeError> {
         attempt: base_attempt.saturating_add(earlier),
         not_before_ms,
     })
+}
+
+/// Reads a delivery of the dead-letter queue as the letter it stands for, whatever it
+/// holds: a message without a usable id (one a consumer rejected as undecodable) gets
+/// an id derived from its routing key and bytes, the same each time it is read.
+///
+/// The stage and reason come from the bus's headers when a consumer rejected it
+/// ([`HEADER_REJECTED_FROM`], [`HEADER_REASON`]), otherwise from the broker's newest
+/// `x-death` entry (the queue it left, and why: `delivery_limit`, `rejected`…).
+pub(crate) fn dead_letter(delivery: &LapinDelivery, topology: &Topology) -> BusDeadLetter {
+    let properties = &delivery.properties;
+    let mut headers = BTreeMap::new();
+    let (mut rejected_from, mut bus_reason, mut attempt, mut delivery_count) =
+        (None, None, None, None);
+    let mut death: Option<&FieldTable> = None;
+    if let Some(table) = properties.headers() {
+        for (name, value) in table.inner() {
+            match name.as_str() {
+                HEADER_REJECTED_FROM => rejected_from = as_text(value),
+                HEADER_REASON => bus_reason = as_text(value),
+                HEADER_ATTEMPT => attempt = as_u32(value),
+                "x-delivery-count" => delivery_count = as_u32(value),
+                "x-death" => {
+                    if let AMQPValue::FieldArray(deaths) = value
+                        && let Some(AMQPValue::FieldTable(newest)) = deaths.as_slice().first()
+                    {
+                        death = Some(newest);
+                    }
+                }
+                name if !is_hidden(name) => {
+                    if let Some(text) = as_text(value) {
+                        headers.insert(name.to_owned(), text);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let death_field = |field: &str| death.and_then(|table| table.inner().get(field));
+    let death_queue = death_field("queue").and_then(as_text);
+    let death_reason = death_field("reason").and_then(as_text);
+    let mut notes = Vec::new();
+    let stage = rejected_from
+        .as_deref()
+        .and_then(Stage::from_name)
+        .or_else(|| {
+            death_queue
+                .as_deref()
+                .and_then(|queue| topology.stage_of_queue(queue))
+        })
+        .unwrap_or_else(|| {
+            notes.push(format!(
+                "it names no stage of this bus (queue {}); counted as inbound",
+                death_queue.as_deref().unwrap_or("unknown")
+            ));
+            Stage::Inbound
+        });
+    let attempts = match (attempt, delivery_count) {
+        (Some(attempt), _) => attempt,
+        (None, Some(earlier)) => earlier.saturating_add(1),
+        (None, None) if death_reason.as_deref() == Some("delivery_limit") => {
+            topology.delivery_limit().saturating_add(1)
+        }
+        (None, None) => 1,
+    };
+    let mut reason = match (bus_reason, death_reason.as_deref()) {
+        (Some(reason), _) => reason,
+        (None, Some("delivery_limit")) => format!(
+            "delivered {attempts} times without an answer (RabbitMQ's delivery limit): it may crash or hang its stage"
+        ),
+        (None, Some("rejected")) => {
+            "rejected by its consumer: it could not be decoded (no message id, or one that is not a UUID)"
+                .to_owned()
+        }
+        (None, Some(other)) => format!("dead-lettered by RabbitMQ ({other})"),
+        (None, None) => "found in the dead-letter queue with no reason given".to_owned(),
+    };
+    let routing_key = delivery.routing_key.as_str().to_owned();
+    let id = properties
+        .message_id()
+        .as_ref()
+        .and_then(|id| Uuid::parse_str(id.as_str()).ok())
+        .unwrap_or_else(|| {
+            notes.push("it had no usable message id".to_owned());
+            let mut name = routing_key.clone().into_bytes();
+            name.push(0);
+            name.extend_from_slice(&delivery.data);
+            Uuid::new_v5(&Uuid::NAMESPACE_OID, &name)
+        });
+    if !notes.is_empty() {
+        reason = format!("{reason} ({})", notes.join("; "));
+    }
+    let failed_at = death_field("time")
+        .and_then(as_u64)
+        .and_then(|seconds| i64::try_from(seconds).ok())
+        .and_then(|seconds| Timestamp::from_second(seconds).ok())
+        .unwrap_or_else(Timestamp::now);
+    BusDeadLetter {
+        stage,
+        message: BusMessage {
+            id,
+            routing_key,
+            headers,
+            body: delivery.data.clone(),
+        },
+        attempts,
+        reason,
+        failed_at,
+        handle: delivery.delivery_tag,
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -33,6 +33,7 @@
 mod config;
 mod connection;
 mod consumer;
+mod dead_letters;
 mod error;
 mod message;
 mod publisher;
@@ -47,6 +48,7 @@ use transload_core::bus::{Bus, BusError, BusMessage, ConsumerOptions, Stage};
 
 pub use config::{AmqpConfig, AmqpConfigError, ClientIdentity};
 pub use consumer::AmqpConsumer;
+pub use dead_letters::AmqpDeadLetterQueue;
 pub use topology::Topology;
 
 use connection::open_with_retry;
@@ -158,6 +160,13 @@ impl AmqpBus {
     /// reached or blocks publishing.
     pub async fn probe(&self) -> Result<(), BusError> {
         self.shared.publisher.channel().await.map(|_| ())
+    }
+
+    /// A reader of `{prefix}.dlq`, for moving what the broker dead-lettered into the
+    /// store ([`crate::bus::dead_letters`]); it connects when first read.
+    #[must_use]
+    pub fn dead_letter_queue(&self) -> AmqpDeadLetterQueue {
+        AmqpDeadLetterQueue::new(Arc::clone(&self.shared))
     }
 
     /// Closes the publisher connection (consumers close theirs when dropped).

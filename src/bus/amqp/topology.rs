@@ -65,6 +65,21 @@ impl Topology {
         format!("{}.{}", self.prefix, stage.name())
     }
 
+    /// The stage whose queue is named `queue`, if it is one of this bus's.
+    #[must_use]
+    pub fn stage_of_queue(&self, queue: &str) -> Option<Stage> {
+        Stage::ALL
+            .into_iter()
+            .find(|stage| self.stage_queue(*stage) == queue)
+    }
+
+    /// The stages' queues' `x-delivery-limit`: a message is delivered at most this many
+    /// times plus one, then dead-lettered.
+    #[must_use]
+    pub fn delivery_limit(&self) -> u32 {
+        self.delivery_limit
+    }
+
     /// The headers exchange delayed retries are published to: `{prefix}.retry`.
     #[must_use]
     pub fn retry_exchange(&self) -> String {

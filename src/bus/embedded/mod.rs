@@ -35,6 +35,7 @@ use uuid::Uuid;
 
 use self::handoff::Inbox;
 pub(crate) use self::handoff::{Handed, LocalConsumers};
+use super::dead_letters::BusDeadLetter;
 use crate::sqlite::group_commit::{Answer, GroupCommit, WriteError, received};
 use crate::sqlite::{
     Durability, has_table, is_busy, migrate_component, open_durable, open_writer, record_version,
@@ -307,6 +308,64 @@ impl EmbeddedBus {
             ));
         }
         Ok(letters)
+    }
+
+    /// Up to `max` of the messages the bus dead-lettered itself, oldest first, left in
+    /// the file until [`EmbeddedBus::forget_dead_letters`] (see
+    /// [`crate::bus::dead_letters`]). A row that cannot be decoded in full comes with
+    /// what could be read: its bytes, and its damage in the reason.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub async fn take_dead_letters(&self, max: usize) -> Result<Vec<BusDeadLetter>, BusError> {
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        self.call(Durability::Normal, move |connection, _, _| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT seq, stage, message_id, routing_key, headers, body, attempts, reason, failed_at
+                     FROM bus_dead_letters ORDER BY seq LIMIT ?1",
+                )
+                .map_err(bus_error)?;
+            let rows = statement
+                .query_map(params![limit], |row| {
+                    Ok(StoredDeadLetter {
+                        seq: row.get(0)?,
+                        stage: row.get(1)?,
+                        id: row.get(2)?,
+                        routing_key: row.get(3)?,
+                        headers: row.get(4)?,
+                        body: row.get(5)?,
+                        attempts: row.get(6)?,
+                        reason: row.get(7)?,
+                        failed_at: row.get(8)?,
+                    })
+                })
+                .map_err(bus_error)?;
+            rows.map(|row| row.map_err(bus_error).map(StoredDeadLetter::into_letter))
+                .collect()
+        })
+        .await
+    }
+
+    /// Deletes the dead letters `seqs` ([`EmbeddedBus::take_dead_letters`]'s handles).
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub async fn forget_dead_letters(&self, seqs: &[u64]) -> Result<(), BusError> {
+        let seqs = seqs.to_vec();
+        self.call(Durability::Normal, move |connection, _, _| {
+            let mut statement = connection
+                .prepare_cached("DELETE FROM bus_dead_letters WHERE seq = ?1")
+                .map_err(bus_error)?;
+            for seq in seqs {
+                let seq = i64::try_from(seq).map_err(|_| {
+                    BusError::Other(format!("not a dead letter of this bus: {seq}"))
+                })?;
+                statement.execute(params![seq]).map_err(bus_error)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Whether the bus can write now: a round trip through the writer thread with an
@@ -1048,6 +1107,57 @@ fn message_from(
             .map_err(|error| BusError::Other(format!("corrupt headers: {error}")))?,
         body,
     })
+}
+
+/// A row of `bus_dead_letters` as stored.
+struct StoredDeadLetter {
+    seq: i64,
+    stage: String,
+    id: String,
+    routing_key: String,
+    headers: String,
+    body: Vec<u8>,
+    attempts: u32,
+    reason: String,
+    failed_at: i64,
+}
+
+impl StoredDeadLetter {
+    /// The letter, whatever of the row is damaged: an unknown stage reads as the
+    /// inbound one, a message id that is not a UUID as one derived from the row, headers
+    /// that are not a JSON object as none; the reason says so.
+    fn into_letter(self) -> BusDeadLetter {
+        let mut reason = self.reason;
+        let stage = Stage::from_name(&self.stage).unwrap_or_else(|| {
+            reason.push_str(&format!(" (its stage {:?} is unknown)", self.stage));
+            Stage::Inbound
+        });
+        let id = Uuid::parse_str(&self.id).unwrap_or_else(|error| {
+            reason.push_str(&format!(" (its id {:?} is not a UUID: {error})", self.id));
+            Uuid::new_v5(
+                &Uuid::NAMESPACE_OID,
+                format!("bus_dead_letters/{}", self.seq).as_bytes(),
+            )
+        });
+        let headers = serde_json::from_str::<BTreeMap<String, String>>(&self.headers)
+            .unwrap_or_else(|error| {
+                reason.push_str(&format!(" (its headers are unreadable: {error})"));
+                BTreeMap::new()
+            });
+        BusDeadLetter {
+            stage,
+            message: BusMessage {
+                id,
+                routing_key: self.routing_key,
+                headers,
+                body: self.body,
+            },
+            attempts: self.attempts,
+            reason,
+            failed_at: Timestamp::from_millisecond(self.failed_at).unwrap_or(Timestamp::UNIX_EPOCH),
+            handle: u64::try_from(self.seq).unwrap_or(0),
+        }
+    }
 }
 
 fn tag(token: &DeliveryToken) -> Result<i64, BusError> {
