@@ -213,4 +213,26 @@ pub(crate) enum DlqCommand {
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
     },
+    /// Send every dead letter that matches through its stage again (once each), e.g.
+    /// after a partner's outage. Without --yes, only lists what it would send.
+    RedriveAll {
+        /// Only this stage: inbound, events or outbound.
+        #[arg(long, value_parser = crate::commands::dlq::parse_stage)]
+        stage: Option<Stage>,
+        /// Only this partner.
+        #[arg(long, value_parser = |value: &str| PartnerId::new(value).map_err(|error| error.to_string()))]
+        partner: Option<PartnerId>,
+        /// Only those whose reason contains this text.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Look at the newest this many (they are sent oldest first).
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Send them; without it, the command lists them and sends nothing.
+        #[arg(long)]
+        yes: bool,
+        /// Who is redriving, for the audit log.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
 }

@@ -98,6 +98,25 @@ async fn dlq(config: &std::path::Path, command: DlqCommand) -> anyhow::Result<Ex
         }
         DlqCommand::Show { id } => commands::dlq::show(&store, id).await,
         DlqCommand::Redrive { id, edit, by } => commands::dlq::redrive(&store, id, &by, edit).await,
+        DlqCommand::RedriveAll {
+            stage,
+            partner,
+            reason,
+            limit,
+            yes,
+            by,
+        } => {
+            let matching = commands::dlq::Matching {
+                filter: DeadLetterFilter {
+                    stage,
+                    partner,
+                    include_redriven: false,
+                    limit,
+                },
+                reason_contains: reason,
+            };
+            commands::dlq::redrive_all(&store, &matching, &by, yes).await
+        }
     }
 }
 

@@ -408,6 +408,154 @@ fn dlq_lists_shows_and_redrives_once() {
     assert!(all.contains("[redriven]"), "{all}");
 }
 
+/// After a partner's outage an operator sends what failed for it through again, in
+/// one command: first a dry run, then with --yes; each letter once, each audited.
+#[test]
+fn dlq_redrive_all_sends_what_matches_once_after_a_dry_run() {
+    use transload::bus::embedded::EmbeddedBusOptions;
+    use transload::store::sqlite::SqliteStore;
+    use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
+    use transload_core::ids::{PartnerId, TenantId};
+    use transload_core::store::{DeadLetter, DeadLetterFilter, Store, UnitOfWork};
+
+    let config = temp_config(
+        "redrive-all",
+        "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let data = config.parent().unwrap().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let letter = |partner: &str, reason: &str, body: &str| DeadLetter {
+        id: uuid::Uuid::now_v7(),
+        stage: Stage::Outbound,
+        tenant: Some(TenantId::new("acme").unwrap()),
+        partner: Some(PartnerId::new(partner).unwrap()),
+        reason: reason.to_owned(),
+        attempts: 8,
+        message: BusMessage::new(partner, body.as_bytes().to_vec()),
+        failed_at: jiff::Timestamp::now(),
+        redriven: None,
+    };
+    let letters = vec![
+        letter(
+            "odfl",
+            "gave up after 8 attempts: HTTP 503 Service Unavailable",
+            "204 one",
+        ),
+        letter(
+            "odfl",
+            "gave up after 8 attempts: HTTP 503 Service Unavailable",
+            "204 two",
+        ),
+        letter("odfl", "mapping failed: element B206 missing", "204 three"),
+        letter(
+            "saia",
+            "gave up after 8 attempts: HTTP 503 Service Unavailable",
+            "204 four",
+        ),
+    ];
+    let (store, bus) = SqliteStore::open_with_embedded_bus(
+        &data.join("store.sqlite3"),
+        EmbeddedBusOptions::default(),
+    )
+    .unwrap();
+    runtime
+        .block_on(store.commit(UnitOfWork {
+            dead_letters: letters.clone(),
+            ..UnitOfWork::default()
+        }))
+        .unwrap();
+    let redrive_all = |extra: &[&str]| {
+        let output = transload()
+            .args(["dlq", "--config"])
+            .arg(&config)
+            .args([
+                "redrive-all",
+                "--partner",
+                "odfl",
+                "--reason",
+                "HTTP 503",
+                "--by",
+                "alice",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let dry = redrive_all(&[]);
+    assert!(
+        dry.contains(&format!("would redrive {}", letters[0].id)),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!("would redrive {}", letters[1].id)),
+        "{dry}"
+    );
+    assert!(
+        !dry.contains(&letters[2].id.to_string()),
+        "another reason: {dry}"
+    );
+    assert!(
+        !dry.contains(&letters[3].id.to_string()),
+        "another partner: {dry}"
+    );
+    assert!(
+        dry.contains("2 dead letters match; nothing was sent"),
+        "{dry}"
+    );
+    let open = |store: &SqliteStore| {
+        runtime
+            .block_on(store.dead_letters(&DeadLetterFilter::default()))
+            .unwrap()
+            .len()
+    };
+    assert_eq!(open(&store), 4, "a dry run sends nothing");
+
+    let sent = redrive_all(&["--yes"]);
+    assert!(
+        sent.contains("2 dead letters sent through their stages again"),
+        "{sent}"
+    );
+    assert_eq!(open(&store), 2);
+    let again = redrive_all(&["--yes"]);
+    assert!(
+        again.contains("no dead letters match"),
+        "each letter once: {again}"
+    );
+
+    let redriven = runtime.block_on(async {
+        let mut outbound = bus
+            .consumer(Stage::Outbound, ConsumerOptions::default())
+            .await
+            .unwrap();
+        outbound
+            .next_batch(10, Duration::from_millis(500))
+            .await
+            .unwrap()
+    });
+    let bodies: Vec<&[u8]> = redriven.iter().map(|d| d.message.body.as_slice()).collect();
+    assert_eq!(
+        bodies,
+        vec![b"204 one".as_slice(), b"204 two"],
+        "oldest first"
+    );
+    for letter in &letters[..2] {
+        let audit = runtime
+            .block_on(store.audit_log(&TenantId::new("acme").unwrap(), &letter.id.to_string()))
+            .unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor, "operator:alice");
+        assert_eq!(audit[0].action, "redrive");
+    }
+}
+
 /// A message the embedded bus gave up on by itself (here: rejected by its consumer)
 /// reaches `transload dlq` once a hub runs on the data directory.
 #[test]

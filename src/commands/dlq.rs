@@ -75,34 +75,104 @@ pub(crate) async fn redrive(
         None
     };
     let edited = edited_body.is_some();
-    let audit = letter.tenant.clone().map(|tenant: TenantId| AuditEntry {
-        tenant,
-        actor: format!("operator:{by}"),
-        action: "redrive".to_owned(),
-        subject: id.to_string(),
-        details: serde_json::json!({
-            "stage": letter.stage.name(),
-            "reason": letter.reason,
-            "edited": edited,
-        }),
-        at: Timestamp::now(),
-    });
-    let unit = UnitOfWork {
-        redrives: vec![Redrive {
-            dead_letter_id: id,
-            by: by.to_owned(),
-            edited_body,
-        }],
-        audit: audit.into_iter().collect(),
-        ..UnitOfWork::default()
-    };
-    store.commit(unit).await?;
+    store.commit(redrive_unit(&letter, by, edited_body)).await?;
     println!(
         "dead letter {id} sent to the {} stage again{}",
         letter.stage.name(),
         if edited { " with the edited body" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which dead letters `redrive-all` takes: the store's filter, and a text the reason
+/// must contain.
+#[derive(Debug, Clone)]
+pub(crate) struct Matching {
+    /// Stage, partner and how many.
+    pub(crate) filter: DeadLetterFilter,
+    /// Only letters whose reason contains this.
+    pub(crate) reason_contains: Option<String>,
+}
+
+/// Sends every dead letter `matching` through its stage again, oldest first, each in a
+/// commit of its own with its audit entry; with `send` false, only lists them. Fails
+/// (after trying every one) when one could not be sent.
+pub(crate) async fn redrive_all(
+    store: &AnyStore,
+    matching: &Matching,
+    by: &str,
+    send: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut letters = store.dead_letters(&matching.filter).await?;
+    if let Some(text) = &matching.reason_contains {
+        letters.retain(|letter| letter.reason.contains(text.as_str()));
+    }
+    // Listed newest first; sent in the order they failed.
+    letters.reverse();
+    if letters.is_empty() {
+        println!("no dead letters match");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !send {
+        for letter in &letters {
+            println!(
+                "would redrive {}  {:<8}  {:<16}  {}",
+                letter.id,
+                letter.stage.name(),
+                letter.partner.as_ref().map_or("-", PartnerId::as_str),
+                letter.reason.chars().take(80).collect::<String>()
+            );
+        }
+        println!(
+            "{} dead letters match; nothing was sent (add --yes to send them)",
+            letters.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (mut sent, mut failed) = (0_usize, 0_usize);
+    for letter in &letters {
+        match store.commit(redrive_unit(letter, by, None)).await {
+            Ok(_) => sent += 1,
+            Err(error) => {
+                failed += 1;
+                eprintln!("dead letter {}: not sent: {error}", letter.id);
+            }
+        }
+    }
+    println!("{sent} dead letters sent through their stages again");
+    if failed > 0 {
+        bail!(
+            "{failed} of {} dead letters could not be sent",
+            letters.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The commit that sends `letter` through its stage again (with `edited_body`, if
+/// any), with its audit entry when the tenant is known.
+fn redrive_unit(letter: &DeadLetter, by: &str, edited_body: Option<Vec<u8>>) -> UnitOfWork {
+    let audit = letter.tenant.clone().map(|tenant: TenantId| AuditEntry {
+        tenant,
+        actor: format!("operator:{by}"),
+        action: "redrive".to_owned(),
+        subject: letter.id.to_string(),
+        details: serde_json::json!({
+            "stage": letter.stage.name(),
+            "reason": letter.reason,
+            "edited": edited_body.is_some(),
+        }),
+        at: Timestamp::now(),
+    });
+    UnitOfWork {
+        redrives: vec![Redrive {
+            dead_letter_id: letter.id,
+            by: by.to_owned(),
+            edited_body,
+        }],
+        audit: audit.into_iter().collect(),
+        ..UnitOfWork::default()
+    }
 }
 
 /// Opens `body` in `$VISUAL`/`$EDITOR` (vi by default) and returns what was saved.
