@@ -131,8 +131,16 @@ impl LeasedRow {
     }
 }
 
-/// What a lease answers: the rows leased.
-type LeaseAnswer = Answer<Result<Vec<LeasedRow>, BusError>>;
+/// What a lease did: the rows it leased, and how many messages past the delivery limit
+/// it moved to the dead letters (counted once the lease has committed).
+#[derive(Debug)]
+struct Leased {
+    rows: Vec<LeasedRow>,
+    dead_lettered: usize,
+}
+
+/// What a lease answers.
+type LeaseAnswer = Answer<Result<Leased, BusError>>;
 
 /// The deliveries of a lease's rows. A row that cannot be decoded (a damaged file) is
 /// logged and left leased: it comes back after the visibility timeout and, at the
@@ -688,7 +696,24 @@ impl EmbeddedConsumer {
 
     /// The deliveries of a lease, counted against the window.
     async fn leased(&self, answer: LeaseAnswer) -> Result<Vec<Delivery>, BusError> {
-        let batch = deliveries(received(answer).await??);
+        let Leased {
+            rows,
+            dead_lettered,
+        } = received(answer).await??;
+        if dead_lettered > 0 {
+            tracing::warn!(
+                stage = %self.stage,
+                moved = dead_lettered,
+                max_deliveries = self.bus.options.max_deliveries,
+                "the embedded bus dead-lettered messages past its delivery limit (bus_dead_letters)"
+            );
+            crate::metrics::bus_dead_lettered(
+                self.stage.name(),
+                "delivery limit reached",
+                dead_lettered,
+            );
+        }
+        let batch = deliveries(rows);
         self.inbox.take_room(batch.len());
         Ok(batch)
     }
@@ -1021,7 +1046,7 @@ fn lease(
     visibility: Duration,
     now: i64,
     inbox: &Inbox,
-) -> Result<Vec<LeasedRow>, BusError> {
+) -> Result<Leased, BusError> {
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     // Every statement here walks the ready messages in the order of the index
     // (available_at, seq) and stops after `limit`: a lease costs the same with ten
@@ -1039,15 +1064,6 @@ fn lease(
                 statement.execute(params![stage.name(), options.max_deliveries, now, limit])
             })
             .map_err(bus_error)?;
-    }
-    if moved > 0 {
-        tracing::warn!(
-            %stage,
-            moved,
-            max_deliveries = options.max_deliveries,
-            "the embedded bus dead-lettered messages past its delivery limit (bus_dead_letters)"
-        );
-        crate::metrics::bus_dead_lettered(stage.name(), "delivery limit reached", moved);
     }
     let lease = new_lease();
     let until = now.saturating_add(millis(visibility));
@@ -1090,7 +1106,10 @@ fn lease(
     }
     // RETURNING yields rows in no promised order; deliver in publish order.
     rows.sort_by_key(|row| row.seq);
-    Ok(rows)
+    Ok(Leased {
+        rows,
+        dead_lettered: moved,
+    })
 }
 
 fn message_from(
