@@ -2058,6 +2058,88 @@ mod sqlite_only {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// A store written before migration 5 (states in a WITHOUT ROWID table) keeps its
+    /// states, versions and all, in the rowid table that replaces it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_an_older_store_keeps_its_states() {
+        let dir = std::env::temp_dir().join(format!("transload-migrate-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite3");
+        let large = "x".repeat(3000);
+        {
+            let db = rusqlite::Connection::open(&path).unwrap();
+            for migration in [
+                include_str!("../src/store/migrations/sqlite/0001_initial.sql"),
+                include_str!("../src/store/migrations/sqlite/0002_outbox_keeps_only_pending.sql"),
+                include_str!("../src/store/migrations/sqlite/0003_processed_by_time.sql"),
+                include_str!("../src/store/migrations/sqlite/0004_history_by_time.sql"),
+            ] {
+                db.execute_batch(migration).unwrap();
+            }
+            db.pragma_update(None, "user_version", 4).unwrap();
+            for (name, version, value) in [
+                ("L-1", 3, json!({ "status": "tendering" }).to_string()),
+                ("L-2", 1, json!({ "notes": large }).to_string()),
+            ] {
+                db.execute(
+                    "INSERT INTO state (tenant, kind, key, version, value) VALUES ('acme', 'load', ?1, ?2, ?3)",
+                    rusqlite::params![name, version, value],
+                )
+                .unwrap();
+            }
+        }
+        let store = transload::store::sqlite::SqliteStore::open(&path).unwrap();
+        let (one, two) = (key("acme", "load", "L-1"), key("acme", "load", "L-2"));
+        assert_eq!(
+            store.load_state(&one).await.unwrap(),
+            Some(StateRecord {
+                version: 3,
+                value: StateDocument::from(json!({ "status": "tendering" }))
+            })
+        );
+        assert_eq!(
+            store
+                .load_state(&two)
+                .await
+                .unwrap()
+                .map(|record| record.version),
+            Some(1)
+        );
+        // The versions still guard the writes.
+        let stale = UnitOfWork {
+            states: vec![write(&one, Some(2), json!({ "status": "covered" }))],
+            ..UnitOfWork::default()
+        };
+        assert!(matches!(
+            store.commit(stale).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        let current = UnitOfWork {
+            states: vec![write(&one, Some(3), json!({ "status": "covered" }))],
+            ..UnitOfWork::default()
+        };
+        assert_eq!(commit(&store, current).await, CommitOutcome::Committed);
+        assert_eq!(
+            store
+                .load_state(&one)
+                .await
+                .unwrap()
+                .map(|record| record.version),
+            Some(4)
+        );
+        drop(store);
+        let db = rusqlite::Connection::open(&path).unwrap();
+        let table: String = db
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'state'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(!table.contains("WITHOUT ROWID"), "{table}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     fn wal_bytes(path: &std::path::Path) -> u64 {
         std::fs::metadata(path.with_extension("sqlite3-wal"))
             .map(|meta| meta.len())

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0002_outbox_keeps_only_pending.sql"),
     include_str!("migrations/sqlite/0003_processed_by_time.sql"),
     include_str!("migrations/sqlite/0004_history_by_time.sql"),
+    include_str!("migrations/sqlite/0005_state_values_in_their_rows.sql"),
 ];
 
 /// Read connections: the stages, the relay and the APIs read at once.
