@@ -18,7 +18,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use transload_mappings::{Format, library_dir, load_file, read_inbound};
+use transload_mappings::{Format, Partner, library_dir, load_file, read_inbound};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
@@ -29,7 +29,7 @@ fn fixture(name: &str) -> Vec<u8> {
 fn bench_mappings(c: &mut Criterion) {
     let library = library_dir();
     let partner_bytes = fixture("partner-odfl.json");
-    let partner: serde_json::Value = serde_json::from_slice(&partner_bytes).unwrap();
+    let partner = Partner::new(serde_json::from_slice(&partner_bytes).unwrap()).unwrap();
     let edi = fixture("214-two-stops.edi");
     let map_214 = load_file(&library.join("x12-004010-214-in.toml")).unwrap();
     let inputs = read_inbound(Format::X12, &edi).unwrap();
@@ -63,10 +63,12 @@ fn bench_mappings(c: &mut Criterion) {
             &std::fs::read(library.join(&test.input)).unwrap(),
         )
         .unwrap();
-        let partner: serde_json::Value =
-            test.partner.as_ref().map_or(serde_json::json!({}), |file| {
-                serde_json::from_slice(&std::fs::read(library.join(file)).unwrap()).unwrap()
-            });
+        let partner = test.partner.as_ref().map_or_else(Partner::empty, |file| {
+            Partner::new(
+                serde_json::from_slice(&std::fs::read(library.join(file)).unwrap()).unwrap(),
+            )
+            .unwrap()
+        });
         c.bench_function("wms_pick_in", |b| {
             b.iter(|| {
                 pick_map

@@ -24,12 +24,18 @@ fn main() -> ExitCode {
         }
     };
     let partner = match args.get(2).map(|path| read_json_file(path)) {
-        Some(Ok(partner)) => partner,
+        Some(Ok(json)) => match transload_mappings::Partner::new(json) {
+            Ok(partner) => partner,
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::FAILURE;
+            }
+        },
         Some(Err(error)) => {
             eprintln!("{error}");
             return ExitCode::FAILURE;
         }
-        None => serde_json::json!({}),
+        None => transload_mappings::Partner::empty(),
     };
     match run_file(&mapping, input, &partner, Some(TEST_NOW)) {
         Ok(RunResult::Events(events)) => {

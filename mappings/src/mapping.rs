@@ -11,6 +11,7 @@ use crate::definition::{Direction, Format, TestCase, X12Key};
 use crate::error::MapError;
 use crate::input::InboundInput;
 use crate::lineage::{SourceIndex, lineage};
+use crate::partner::Partner;
 use crate::program::Program;
 use crate::xml::json_to_xml;
 
@@ -265,7 +266,7 @@ impl Mapping {
     pub fn run_inbound(
         &self,
         input: &InboundInput,
-        partner: &Value,
+        partner: &Partner,
     ) -> Result<Vec<EventPayload>, MapError> {
         self.run_inbound_at(input, partner, &now())
     }
@@ -277,7 +278,7 @@ impl Mapping {
     pub fn run_inbound_at(
         &self,
         input: &InboundInput,
-        partner: &Value,
+        partner: &Partner,
         now: &str,
     ) -> Result<Vec<EventPayload>, MapError> {
         if self.info.direction != Direction::Inbound {
@@ -330,7 +331,7 @@ impl Mapping {
                         InboundInput::X12 { .. } => sources.add_x12(&program_input),
                         _ => sources.add_json(&program_input, ""),
                     }
-                    sources.add_json(partner, "$partner");
+                    sources.add_json(partner.json(), "$partner");
                     return Err(MapError::Output {
                         mapping: self.info.id.clone(),
                         index,
@@ -352,7 +353,7 @@ impl Mapping {
     pub fn run_outbound(
         &self,
         event: &Event,
-        partner: &Value,
+        partner: &Partner,
     ) -> Result<OutboundDocument, MapError> {
         self.run_outbound_at(event, partner, &now())
     }
@@ -364,7 +365,7 @@ impl Mapping {
     pub fn run_outbound_at(
         &self,
         event: &Event,
-        partner: &Value,
+        partner: &Partner,
         now: &str,
     ) -> Result<OutboundDocument, MapError> {
         if self.info.direction != Direction::Outbound {
@@ -381,13 +382,16 @@ impl Mapping {
             mapping: self.info.id.clone(),
             message: error.to_string(),
         })?;
-        let mut outputs =
+        let mut outputs = if self.program.is_identity() {
+            vec![input]
+        } else {
             self.program
                 .run(&input, partner, now)
                 .map_err(|message| MapError::Runtime {
                     mapping: self.info.id.clone(),
                     message,
-                })?;
+                })?
+        };
         let output_error = |path: &str, reason: String| MapError::Output {
             mapping: self.info.id.clone(),
             index: 0,
@@ -513,7 +517,7 @@ mod tests {
         let mapping = outbound(
             r#"{segments: [mkseg("B1"; [.data.carrier.scac]), {loop: "0100", segments: [mkseg("N9"; ["TN", "X"])]}]}"#,
         );
-        let document = mapping.run_outbound(&event(), &json!({})).unwrap();
+        let document = mapping.run_outbound(&event(), &Partner::empty()).unwrap();
         assert_eq!(document.to_text(), "B1*ODFL~\nN9*TN*X~\n");
         let OutboundDocument::X12 {
             set_id, version, ..
@@ -524,7 +528,7 @@ mod tests {
         assert_eq!((set_id.as_str(), version.as_str()), ("990", "004010"));
 
         let error = outbound(r#"[mkseg("ST"; ["990", "0001"])]"#)
-            .run_outbound(&event(), &json!({}))
+            .run_outbound(&event(), &Partner::empty())
             .unwrap_err();
         assert!(
             error
@@ -533,11 +537,11 @@ mod tests {
             "{error}"
         );
         let error = outbound(r#"[{tag: "b 1"}]"#)
-            .run_outbound(&event(), &json!({}))
+            .run_outbound(&event(), &Partner::empty())
             .unwrap_err();
         assert!(error.to_string().contains("not a segment tag"), "{error}");
         let error = outbound("empty")
-            .run_outbound(&event(), &json!({}))
+            .run_outbound(&event(), &Partner::empty())
             .unwrap_err();
         assert!(error.to_string().contains("produced 0"), "{error}");
     }

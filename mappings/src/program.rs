@@ -7,6 +7,8 @@ use jaq_core::{Ctx, DataT, ValR, ValT, Vars, data, unwrap_valr};
 use jaq_json::Val;
 use serde_json::Value;
 
+use crate::partner::Partner;
+
 /// The helper definitions every program can use (see the README).
 pub const PRELUDE: &str = include_str!("prelude.jq");
 
@@ -19,6 +21,9 @@ type Compiled = jaq_core::compile::Filter<jaq_core::Native<Data>>;
 /// A compiled jq program.
 pub(crate) struct Program {
     filter: Compiled,
+    /// The program is `.`: its output is its input, with no need to run it (the
+    /// library's `json-event-out` sends every event to REST carriers and systems so).
+    identity: bool,
 }
 
 impl std::fmt::Debug for Program {
@@ -286,17 +291,28 @@ impl Program {
                     })
                     .collect::<Vec<_>>()
             })?;
-        Ok(Self { filter })
+        Ok(Self {
+            filter,
+            identity: code.trim() == ".",
+        })
+    }
+
+    /// Whether the program is `.`, whose output is its input.
+    pub(crate) fn is_identity(&self) -> bool {
+        self.identity
     }
 
     /// Runs the program on `input`; every output value, or the first error.
     pub(crate) fn run(
         &self,
         input: &Value,
-        partner: &Value,
+        partner: &Partner,
         now: &str,
     ) -> Result<Vec<Value>, String> {
-        let vars = Vars::new([to_val(partner)?, Val::from(now.to_owned())]);
+        if self.identity {
+            return Ok(vec![input.clone()]);
+        }
+        let vars = Vars::new([partner.val().clone(), Val::from(now.to_owned())]);
         let ctx = Ctx::<Data>::new(&self.filter.lut, vars);
         let mut outputs = Vec::new();
         for output in self.filter.id.run((ctx, to_val(input)?)).map(unwrap_valr) {
@@ -344,7 +360,7 @@ fn load_errors(code: &str, errors: jaq_core::load::Errors<&str, ()>) -> Vec<Prog
 /// A JSON value as a jaq value, converted directly (not printed and parsed again).
 /// Integers stay integers; other numbers keep serde_json's text as jaq decimals, as
 /// jaq's own parser would read that text.
-fn to_val(value: &Value) -> Result<Val, String> {
+pub(crate) fn to_val(value: &Value) -> Result<Val, String> {
     Ok(match value {
         Value::Null => Val::Null,
         Value::Bool(b) => Val::from(*b),
@@ -427,7 +443,8 @@ mod tests {
             .map_err(|errors| format!("{errors:?}"))?
             .run(
                 &input,
-                &json!({"code_maps": {"status": {"X1": "arrived_at_delivery"}}}),
+                &Partner::new(json!({"code_maps": {"status": {"X1": "arrived_at_delivery"}}}))
+                    .map_err(|error| error.to_string())?,
                 "2026-11-25T00:00:00Z",
             )
     }
@@ -466,7 +483,7 @@ mod tests {
         for code in ["{(1): 2}", "[nan]", "infinite"] {
             let out = Program::compile(code)
                 .unwrap()
-                .run(&json!(null), &json!({}), "");
+                .run(&json!(null), &Partner::empty(), "");
             assert!(out.is_err(), "{code}: {out:?}");
         }
     }
@@ -593,6 +610,27 @@ def jq_zoned_first(local; pairs):
         assert!(errors[0].message.contains("nosuchfn"), "{errors:?}");
         let errors = Program::compile("{a: 1,, }").unwrap_err();
         assert_eq!(errors[0].offset, 6, "{errors:?}");
+    }
+
+    /// `.` is not run, and what it gives is what jaq gives for a program that is not
+    /// `.` but does the same.
+    #[test]
+    fn the_identity_program_gives_its_input_as_jaq_would() {
+        let identity = Program::compile(" .\n").unwrap();
+        assert!(identity.is_identity());
+        let through_jaq = Program::compile(". | .").unwrap();
+        assert!(!through_jaq.is_identity());
+        let input = json!({
+            "type": "transload.tender.offered",
+            "n": [1, 2.50, -0.0, 12345678901234567890_u64, "x", null, true],
+            "nested": {"b": {}, "a": []}
+        });
+        let partner = Partner::empty();
+        assert_eq!(
+            identity.run(&input, &partner, "").unwrap(),
+            through_jaq.run(&input, &partner, "").unwrap()
+        );
+        assert_eq!(identity.run(&input, &partner, "").unwrap(), vec![input]);
     }
 
     #[test]

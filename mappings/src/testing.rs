@@ -8,6 +8,7 @@ use transload_core::event::Event;
 use crate::definition::{Direction, Format, TestCase};
 use crate::input::{InboundInput, read_inbound};
 use crate::mapping::{Mapping, OutboundDocument};
+use crate::partner::Partner;
 
 /// `$now` in declared tests unless a test gives its own.
 pub const TEST_NOW: &str = "2026-11-25T12:00:00Z";
@@ -64,7 +65,7 @@ pub fn read_json_file(path: &Path) -> Result<Value, String> {
 pub fn run_file(
     mapping: &Mapping,
     input: &Path,
-    partner: &Value,
+    partner: &Partner,
     now: Option<&str>,
 ) -> Result<RunResult, String> {
     let now = now.map_or_else(|| jiff::Timestamp::now().to_string(), str::to_owned);
@@ -116,8 +117,9 @@ fn pretty(value: &Value) -> String {
 
 fn run_case(mapping: &Mapping, base: &Path, case: &TestCase) -> Result<(), String> {
     let partner = match &case.partner {
-        Some(file) => read_json_file(&base.join(file))?,
-        None => Value::Object(serde_json::Map::new()),
+        Some(file) => Partner::new(read_json_file(&base.join(file))?)
+            .map_err(|error| format!("{}: {error}", file.display()))?,
+        None => Partner::empty(),
     };
     let now = case.now.as_deref().unwrap_or(TEST_NOW);
     let expected_path = base.join(&case.expected);

@@ -325,7 +325,7 @@ def jq_x12_time:
     fn run(code: &str, input: &Value) -> Result<Vec<Value>, String> {
         Program::compile(&format!("{JQ_DEFINITIONS}\n{code}"))
             .map_err(|errors| format!("{errors:?}"))?
-            .run(input, &json!({}), "2026-11-25T00:00:00Z")
+            .run(input, &crate::Partner::empty(), "2026-11-25T00:00:00Z")
     }
 
     fn set() -> Value {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use transload_mappings::{
-    Format, InboundInput, MapError, MappingErrorKind, MappingSet, Registry, library_dir, load_file,
-    read_x12, validate_dir,
+    Format, InboundInput, MapError, MappingErrorKind, MappingSet, Partner, Registry, library_dir,
+    load_file, read_x12, validate_dir,
 };
 
 fn json_mapping(version: &str, program: &str) -> String {
@@ -109,7 +109,9 @@ program = '''
     let inputs =
         read_x12(&std::fs::read(library_dir().join("fixtures/214-two-stops.edi")).unwrap())
             .unwrap();
-    let error = mapping.run_inbound(&inputs[0], &json!({})).unwrap_err();
+    let error = mapping
+        .run_inbound(&inputs[0], &Partner::empty())
+        .unwrap_err();
     let MapError::Output {
         path,
         lineage,
@@ -155,7 +157,7 @@ fn lookups_by_format_set_and_id() {
     assert!(set.by_id("xml-asn-in").is_some());
     // An inbound mapping refuses an input of another format.
     let error = inbound
-        .run_inbound(&InboundInput::Json(json!({})), &json!({}))
+        .run_inbound(&InboundInput::Json(json!({})), &Partner::empty())
         .unwrap_err();
     assert!(matches!(error, MapError::Unsupported { .. }), "{error}");
 }
@@ -166,7 +168,7 @@ fn run_demo(registry: &Registry) -> serde_json::Value {
     let payloads = mapping
         .run_inbound(
             &InboundInput::Json(json!({"id": "SO-1"})),
-            &json!({"name": "acme"}),
+            &Partner::new(json!({"name": "acme"})).unwrap(),
         )
         .unwrap();
     serde_json::to_value(&payloads[0]).unwrap()

@@ -10,8 +10,7 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
-use transload_mappings::{Format, MapError, MappingSet, library_dir, read_x12};
+use transload_mappings::{Format, MapError, MappingSet, Partner, library_dir, read_x12};
 
 fn corpus() -> PathBuf {
     PathBuf::from(concat!(
@@ -62,8 +61,11 @@ const CASES: &[(&str, &str, Option<usize>)] = &[
 #[test]
 fn library_mappings_on_the_corpus() {
     let set = MappingSet::load(&[library_dir()]).unwrap();
-    let partner: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(library_dir().join("fixtures/partner-odfl.json")).unwrap(),
+    let partner = Partner::new(
+        serde_json::from_slice(
+            &std::fs::read(library_dir().join("fixtures/partner-odfl.json")).unwrap(),
+        )
+        .unwrap(),
     )
     .unwrap();
     for (set_id, file, expected) in CASES {
@@ -97,7 +99,7 @@ fn library_mappings_on_the_corpus() {
     let mapping = set.by_id("x12-004010-204-in").unwrap();
     let bytes = std::fs::read(corpus().join("GT-Logistics__edi-x12/204.edi")).unwrap();
     let error = mapping
-        .run_inbound(&read_x12(&bytes).unwrap()[0], &json!({}))
+        .run_inbound(&read_x12(&bytes).unwrap()[0], &Partner::empty())
         .unwrap_err();
     let MapError::Output { path, lineage, .. } = &error else {
         panic!("{error}")

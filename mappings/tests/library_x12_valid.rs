@@ -19,7 +19,7 @@ use transload_connectors::x12::writer::{
     EnvelopeParams, OutgoingSet, WriteOptions, build_interchange, write_interchange,
 };
 use transload_mappings::testing::{RunResult, TEST_NOW, read_json_file, run_file};
-use transload_mappings::{Direction, Format, MappingSet, OutboundDocument, library_dir};
+use transload_mappings::{Direction, Format, MappingSet, OutboundDocument, Partner, library_dir};
 
 /// Every envelope error and spec error of `data`, as readable lines; also checks that
 /// every set was checked against a spec and accepted.
@@ -164,10 +164,9 @@ fn every_outbound_x12_mapping_writes_valid_x12() {
     {
         let base = mapping.path().parent().unwrap().to_path_buf();
         for case in mapping.tests().iter().filter(|c| !c.expect_error) {
-            let partner = case.partner.as_ref().map_or_else(
-                || serde_json::json!({}),
-                |p| read_json_file(&base.join(p)).unwrap(),
-            );
+            let partner = case.partner.as_ref().map_or_else(Partner::empty, |p| {
+                Partner::new(read_json_file(&base.join(p)).unwrap()).unwrap()
+            });
             let result = run_file(mapping, &base.join(&case.input), &partner, Some(TEST_NOW))
                 .unwrap_or_else(|e| panic!("{} / {}: {e}", mapping.id(), case.name));
             let RunResult::Document(OutboundDocument::X12 {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use transload_mappings::testing::{RunResult, read_json_file, run_declared_tests, run_file};
-use transload_mappings::{MappingSet, load_file};
+use transload_mappings::{MappingSet, Partner, load_file};
 
 /// The shipped library, where `map test` looks by default.
 const DEFAULT_DIR: &str = "mappings/library";
@@ -87,10 +87,12 @@ pub(crate) fn run(
         }
     };
     let partner = match partner {
-        Some(path) => read_json_file(path)
-            .map_err(anyhow::Error::msg)
-            .context("cannot read the partner profile")?,
-        None => serde_json::json!({}),
+        Some(path) => Partner::new(
+            read_json_file(path)
+                .map_err(anyhow::Error::msg)
+                .context("cannot read the partner profile")?,
+        )?,
+        None => Partner::empty(),
     };
     match run_file(&mapping, input, &partner, None) {
         Ok(RunResult::Events(events)) => {

@@ -29,11 +29,12 @@ use transload_core::model::TenderPurpose;
 use transload_core::store::{AuditEntry, StateDocument, StateKey, StateWrite, Store, UnitOfWork};
 use transload_mappings::{OutboundDocument, Registry};
 
+use super::mapping_partners::MappingPartners;
 use crate::ingest::PARTNER_HEADER;
 use crate::metrics;
 use crate::pipeline::{Handler, HandlerError};
 use crate::stages::translate::{
-    Allocated, CONTENT_TYPE_HEADER, DOCUMENT_HEADER, partner_delimiters, partner_json,
+    Allocated, CONTENT_TYPE_HEADER, DOCUMENT_HEADER, partner_delimiters,
 };
 
 /// The deliver stage's handler.
@@ -41,6 +42,7 @@ use crate::stages::translate::{
 pub struct Deliver<S> {
     store: S,
     partners: Arc<PartnerDirectory>,
+    mapping_partners: MappingPartners,
     mappings: Arc<Registry>,
     senders: Arc<HashMap<PartnerId, HttpSender>>,
 }
@@ -121,6 +123,7 @@ impl<S: Store> Deliver<S> {
         }
         Ok(Self {
             store,
+            mapping_partners: MappingPartners::of(&partners),
             partners,
             mappings,
             senders: Arc::new(senders),
@@ -170,7 +173,7 @@ impl<S: Store> Deliver<S> {
             .ok_or_else(|| {
                 HandlerError::Permanent(format!("no mapping `{}` is loaded", route.mapping))
             })?;
-        let partner = partner_json(profile)?;
+        let partner = self.mapping_partners.get(profile)?;
         let document = mapping
             .run_outbound(&event, &partner)
             .map_err(|e| HandlerError::Permanent(e.to_string()))?;

@@ -9,6 +9,7 @@
 
 pub mod decide;
 pub mod deliver;
+mod mapping_partners;
 pub mod translate;
 
 pub use decide::Decide;

@@ -36,6 +36,7 @@ use transload_core::store::{AuditEntry, ReceivedControlNumber, Store, UnitOfWork
 use transload_mappings::{Format, InboundInput, Mapping, Registry};
 use uuid::Uuid;
 
+use super::mapping_partners::MappingPartners;
 use crate::ingest::{FORMAT_HEADER, KIND_HEADER, PARTNER_HEADER, RAW_ID_HEADER, TENANT_HEADER};
 use crate::pipeline::{Handler, HandlerError};
 
@@ -53,6 +54,7 @@ pub const CONTENT_TYPE_HEADER: &str = "content-type";
 pub struct Translate<S> {
     store: S,
     partners: Arc<PartnerDirectory>,
+    mapping_partners: MappingPartners,
     mappings: Arc<Registry>,
 }
 
@@ -71,6 +73,7 @@ impl<S: Store> Translate<S> {
     pub fn new(store: S, partners: Arc<PartnerDirectory>, mappings: Arc<Registry>) -> Self {
         Self {
             store,
+            mapping_partners: MappingPartners::of(&partners),
             partners,
             mappings,
         }
@@ -148,7 +151,7 @@ impl<S: Store> Translate<S> {
         let mapping = self.mapping(&route.mapping)?;
         let inputs = transload_mappings::read_inbound(format, body)
             .map_err(|e| HandlerError::Permanent(format!("cannot read the document: {e}")))?;
-        let partner = partner_json(inbound.profile)?;
+        let partner = self.mapping_partners.get(inbound.profile)?;
         let mut unit = UnitOfWork::default();
         for (n, input) in inputs.iter().enumerate() {
             let payloads = mapping
@@ -218,7 +221,7 @@ impl<S: Store> Translate<S> {
         } else {
             Vec::new()
         };
-        let partner = partner_json(profile)?;
+        let partner = self.mapping_partners.get(profile)?;
         for input in &inputs {
             let InboundInput::X12 { envelope, .. } = input else {
                 continue;
@@ -468,11 +471,6 @@ fn push_events(
         unit.outbox.push((Stage::Events, message));
     }
     Ok(())
-}
-
-pub(crate) fn partner_json(profile: &PartnerProfile) -> Result<Value, HandlerError> {
-    serde_json::to_value(profile)
-        .map_err(|e| HandlerError::Permanent(format!("cannot pass the partner profile: {e}")))
 }
 
 /// The delimiters we write to the partner (its profile's, else the usual `* > ~ ^`).
