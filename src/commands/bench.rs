@@ -21,6 +21,7 @@ mod baseline;
 mod hub_path;
 mod report;
 mod tender_path;
+mod webhooks;
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -18,6 +18,8 @@ use transload::bus::AnyBus;
 use transload::config::Config;
 use transload::hub::Hub;
 use transload_connectors::webhook::WebhookSecret;
+
+use super::webhooks::sign_all;
 use uuid::Uuid;
 
 use super::report::{RunFigures, Timeline};
@@ -251,29 +253,24 @@ async fn generate(
         .pool_max_idle_per_host(plan.max_in_flight)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let secret = Arc::new(WebhookSecret::parse(SECRET)?);
+    let secret = WebhookSecret::parse(SECRET)?;
+    let signed = sign_all(&secret, plan, Duration::ZERO, |index| {
+        edi_214(index + 1).into_bytes()
+    });
+    let url = Arc::new(intake.to_owned());
     let in_flight = Arc::new(Semaphore::new(plan.max_in_flight));
-    let origin = tokio::time::Instant::from_std(timeline.origin());
-    for index in 0..plan.total {
+    // The schedule starts once the messages are signed.
+    let origin = tokio::time::Instant::now();
+    let offset = timeline.origin().elapsed();
+    for (index, webhook) in (0..plan.total).zip(signed) {
         let due = plan.due(index);
         tokio::time::sleep_until(origin + due).await;
         let permit = Arc::clone(&in_flight).acquire_owned().await?;
-        timeline.sent(index, due);
-        let (client, secret, timeline) =
-            (client.clone(), Arc::clone(&secret), Arc::clone(timeline));
-        let url = intake.to_owned();
+        timeline.sent(index, offset + due);
+        let (client, timeline, url) = (client.clone(), Arc::clone(timeline), Arc::clone(&url));
         tokio::spawn(async move {
-            let body = edi_214(index + 1);
-            let id = format!("bench_{}", Uuid::now_v7().simple());
-            let timestamp = jiff::Timestamp::now().as_second();
-            let signature = secret.sign(&id, timestamp, body.as_bytes());
-            let response = client
-                .post(url)
-                .header("content-type", "application/edi-x12")
-                .header("webhook-id", &id)
-                .header("webhook-timestamp", timestamp.to_string())
-                .header("webhook-signature", signature)
-                .body(body)
+            let response = webhook
+                .post(&client, &url, "application/edi-x12")
                 .send()
                 .await;
             match response {

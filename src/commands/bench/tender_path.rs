@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -22,6 +22,8 @@ use transload::bus::AnyBus;
 use transload::config::Config;
 use transload::hub::Hub;
 use transload_connectors::webhook::WebhookSecret;
+
+use super::webhooks::sign_all;
 use transload_core::ids::TenantId;
 use transload_core::store::Store;
 use uuid::Uuid;
@@ -156,16 +158,23 @@ impl Poster {
         if let Some(kind) = kind {
             request = request.header("transload-kind", kind);
         }
-        let response = request.body(body).send().await?;
-        if response.status() != reqwest::StatusCode::ACCEPTED {
-            bail!(
-                "{partner}: {} {}",
-                response.status(),
-                response.text().await.unwrap_or_default()
-            );
-        }
-        Ok(())
+        accepted(request.body(body))
+            .await
+            .with_context(|| format!("posting to {partner}"))
     }
+}
+
+/// Sends `request`; an error unless the intake answered 202.
+async fn accepted(request: reqwest::RequestBuilder) -> anyhow::Result<()> {
+    let response = request.send().await?;
+    if response.status() != reqwest::StatusCode::ACCEPTED {
+        bail!(
+            "{} {}",
+            response.status(),
+            response.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 fn order(n: u64, day: jiff::civil::Date) -> Value {
@@ -307,20 +316,24 @@ async fn generate(
     plan: Plan,
     timeline: &Arc<Timeline>,
 ) -> anyhow::Result<RunFigures> {
+    let picks = sign_all(&poster.secret, plan, Duration::ZERO, |index| {
+        serde_json::to_vec(&pick(index + 1)).unwrap_or_default()
+    });
+    let url = Arc::new(format!("{}/v1/partners/bench-wms/messages", poster.base));
     let in_flight = Arc::new(Semaphore::new(plan.max_in_flight));
     let origin = tokio::time::Instant::now();
     let offset = timeline.origin().elapsed();
-    for index in 0..plan.total {
+    for (index, signed) in (0..plan.total).zip(picks) {
         let due = plan.due(index);
         tokio::time::sleep_until(origin + due).await;
         let permit = Arc::clone(&in_flight).acquire_owned().await?;
         timeline.sent(index, offset + due);
-        let (poster, timeline) = (Arc::clone(poster), Arc::clone(timeline));
+        let (poster, timeline, url) = (Arc::clone(poster), Arc::clone(timeline), Arc::clone(&url));
         tokio::spawn(async move {
-            match poster
-                .post("bench-wms", Some("pick_complete"), &pick(index + 1))
-                .await
-            {
+            let request = signed
+                .post(&poster.client, &url, "application/json")
+                .header("transload-kind", "pick_complete");
+            match accepted(request).await {
                 Ok(()) => timeline.accepted(index),
                 Err(error) => {
                     tracing::warn!(index, %error, "the intake refused a pick");
