@@ -1,6 +1,8 @@
 //! Implementations of [`transload_core::store::Store`]: `sqlite` (embedded) and
 //! `postgres` (several hub processes).
 
+#[cfg(test)]
+pub(crate) mod flaky;
 pub mod postgres;
 pub mod sqlite;
 
