@@ -568,9 +568,9 @@ fn rows_in_file(path: &Path, stage: Stage) -> Vec<(String, u32, bool)> {
 }
 
 /// A committed unit hands its messages to a caught-up consumer of their stage in this
-/// process (leased to it in the same transaction); a unit that fails after enqueuing
-/// (here: a dead letter whose id is taken) hands nothing and gives back the place it had
-/// reserved in the consumer's window, in `commit` as in `commit_all`.
+/// process (leased to it in the same transaction); a unit that fails (here: a dead
+/// letter whose id is taken) hands nothing and keeps no place in the consumer's window,
+/// in `commit` as in `commit_all`, where the unit after it commits.
 #[tokio::test]
 async fn a_unit_rolled_back_hands_nothing_and_keeps_no_place_in_the_window() {
     let path = data_dir().join("store.sqlite3");
@@ -610,7 +610,7 @@ async fn a_unit_rolled_back_hands_nothing_and_keeps_no_place_in_the_window() {
     assert_eq!(bodies(&handed), vec!["a"]);
     consumer.ack(&handed).await.unwrap();
 
-    // The same dead letter again fails each unit after its message was enqueued.
+    // The same dead letter again fails each unit.
     assert!(store.commit(failing("x")).await.is_err());
     let outcomes = store
         .commit_all(vec![

@@ -20,58 +20,13 @@ pub fn open_durable(path: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
-    // Every queued write runs in a savepoint, whose journal of the pages it changes
-    // otherwise spills to a temporary file past 64 KiB: writes to the file system that
-    // nothing reads after the transaction (a sixth of the store writer's time).
+    // Statement journals and temporary tables in memory: spilled to temporary files,
+    // they were writes to the file system that nothing reads after the transaction.
     connection.pragma_update(None, "temp_store", "MEMORY")?;
     // The writers run a score of distinct statements, beyond rusqlite's default 16.
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(connection)
 }
-
-/// Opens the savepoint `name` through the statement cache (rusqlite's `Savepoint` and
-/// `execute_batch` parse their SQL again each time, and the writers open one per write).
-///
-/// # Errors
-/// When SQLite refuses the savepoint.
-pub fn open_savepoint(connection: &Connection, name: Savepoint) -> rusqlite::Result<()> {
-    connection.prepare_cached(name.open)?.execute([]).map(drop)
-}
-
-/// Ends the savepoint `name`, keeping its changes.
-///
-/// # Errors
-/// When SQLite refuses (the transaction should then be rolled back).
-pub fn release_savepoint(connection: &Connection, name: Savepoint) -> rusqlite::Result<()> {
-    connection
-        .prepare_cached(name.release)?
-        .execute([])
-        .map(drop)
-}
-
-/// Ends the savepoint `name`, undoing its changes.
-///
-/// # Errors
-/// When SQLite refuses (the transaction should then be rolled back).
-pub fn roll_back_savepoint(connection: &Connection, name: Savepoint) -> rusqlite::Result<()> {
-    connection.prepare_cached(name.roll_back)?.execute([])?;
-    release_savepoint(connection, name)
-}
-
-/// The statements of one savepoint name.
-#[derive(Debug, Clone, Copy)]
-pub struct Savepoint {
-    open: &'static str,
-    release: &'static str,
-    roll_back: &'static str,
-}
-
-/// The savepoint around one queued write of a [`group_commit::GroupCommit`].
-pub const WRITE_SAVEPOINT: Savepoint = Savepoint {
-    open: "SAVEPOINT write_unit",
-    release: "RELEASE write_unit",
-    roll_back: "ROLLBACK TO write_unit",
-};
 
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;

@@ -148,7 +148,7 @@ impl SqliteStore {
         }
     }
 
-    /// Applies `units` in order in one group transaction, each in its own savepoint; as
+    /// Applies `units` in order in one group transaction (each checks, then writes); as
     /// a `chain`, once one is not committed the ones after it do nothing
     /// ([`Store::commit_chain`]).
     async fn commit_units(
@@ -505,10 +505,17 @@ fn apply_unit(
     }
     let at = Timestamp::now();
     let now = micros(at);
+    // Everything that makes a unit keep nothing is checked before anything is written:
+    // the group commit has no savepoint to undo a unit's first writes (a unit that
+    // fails after writing rolls back its whole group transaction).
+    if let Some(outcome) = refused(transaction, unit)? {
+        return Ok(outcome);
+    }
     if let Some(token) = &unit.acknowledges {
         // The unit consumes its delivery: once committed, the message is gone and never
         // comes again, so it needs no processed marker. A delivery whose lease was lost
-        // has come again to a consumer that processes it instead: this one does nothing.
+        // has come again to a consumer that processes it instead: this one does nothing
+        // (and, its delete having changed nothing, has written nothing).
         let stale =
             embedded::acknowledge(transaction, std::slice::from_ref(token)).map_err(|error| {
                 StoreError::Other(format!("cannot acknowledge the delivery: {error}"))
@@ -516,14 +523,8 @@ fn apply_unit(
         if stale > 0 {
             return Ok(CommitOutcome::AlreadyProcessed);
         }
-        // A marker may be there from before the bus was in this file (a message moved
-        // from the outbox or an earlier bus file).
-        if let Some(processed) = &unit.processed
-            && is_marked(transaction, &processed.consumer, processed.message_id)?
-        {
-            return Ok(CommitOutcome::AlreadyProcessed);
-        }
     } else if let Some(processed) = &unit.processed {
+        // The first write: when it inserts nothing, nothing was written.
         let inserted = execute_cached(
             transaction,
             "INSERT OR IGNORE INTO processed (consumer, message_id, processed_at) VALUES (?1, ?2, ?3)",
@@ -535,22 +536,6 @@ fn apply_unit(
         }
     }
     if let Some(raw) = &unit.raw {
-        let existing: Option<String> = transaction
-            .prepare_cached("SELECT id FROM raw_messages WHERE tenant = ?1 AND dedupe_key = ?2")
-            .and_then(|mut statement| {
-                statement
-                    .query_row(
-                        params![raw.tenant.as_str(), raw.dedupe_key.as_str()],
-                        |row| row.get(0),
-                    )
-                    .optional()
-            })
-            .map_err(store_error)?;
-        if let Some(existing) = existing {
-            return Ok(CommitOutcome::DuplicateRaw {
-                existing: uuid_from(&existing)?,
-            });
-        }
         execute_cached(
             transaction,
             "INSERT INTO raw_messages (id, tenant, partner, format, dedupe_key, received_at, metadata, body)
@@ -577,6 +562,7 @@ fn apply_unit(
         )
         .map_err(store_error)?;
         if inserted == 0 {
+            // The same number twice in one unit (checked against the file above).
             return Ok(CommitOutcome::DuplicateControlNumber {
                 sequence: received.sequence.clone(),
                 number: received.number.clone(),
@@ -606,11 +592,8 @@ fn apply_unit(
         }
         .map_err(store_error)?;
         if changed != 1 {
-            return Err(StoreError::Conflict {
-                kind: write.key.kind.clone(),
-                key: write.key.key.clone(),
-                expected: write.expected_version,
-            });
+            // The same state twice in one unit (checked against the file above).
+            return Err(conflict(write));
         }
     }
     for (entry, details) in unit.audit.iter().zip(&json.audit) {
@@ -684,6 +667,124 @@ fn apply_unit(
         .map_err(store_error)?;
     }
     Ok(CommitOutcome::Committed)
+}
+
+/// Why `unit` is to keep nothing, found before it writes anything: its input processed
+/// already, its raw message or a control number received before, a state changed
+/// since it was read, a dead letter redriven already, a dead letter id taken. `None`
+/// when it can be written.
+///
+/// # Errors
+/// A state conflict, a dead letter that is not there, or SQLite's error.
+fn refused(
+    transaction: &Connection,
+    unit: &UnitOfWork,
+) -> Result<Option<CommitOutcome>, StoreError> {
+    // Processed already comes first, as when the marker's insert told. (A unit that
+    // consumes its delivery may find a marker from before the bus was in this file: a
+    // message moved from the outbox or an earlier bus file.)
+    if let Some(processed) = &unit.processed
+        && is_marked(transaction, &processed.consumer, processed.message_id)?
+    {
+        return Ok(Some(CommitOutcome::AlreadyProcessed));
+    }
+    if let Some(raw) = &unit.raw {
+        let existing: Option<String> = transaction
+            .prepare_cached("SELECT id FROM raw_messages WHERE tenant = ?1 AND dedupe_key = ?2")
+            .and_then(|mut statement| {
+                statement
+                    .query_row(
+                        params![raw.tenant.as_str(), raw.dedupe_key.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()
+            })
+            .map_err(store_error)?;
+        if let Some(existing) = existing {
+            return Ok(Some(CommitOutcome::DuplicateRaw {
+                existing: uuid_from(&existing)?,
+            }));
+        }
+    }
+    for received in &unit.received_control_numbers {
+        let seen = transaction
+            .prepare_cached(
+                "SELECT 1 FROM received_control_numbers WHERE partner = ?1 AND sequence = ?2 AND number = ?3",
+            )
+            .and_then(|mut statement| {
+                statement.exists(params![
+                    received.partner.as_str(),
+                    received.sequence,
+                    received.number
+                ])
+            })
+            .map_err(store_error)?;
+        if seen {
+            return Ok(Some(CommitOutcome::DuplicateControlNumber {
+                sequence: received.sequence.clone(),
+                number: received.number.clone(),
+            }));
+        }
+    }
+    // The versions the unit's own earlier writes leave (a chain of writes to one state).
+    let mut written: Vec<(&StateKey, u64)> = Vec::new();
+    for write in &unit.states {
+        if let Some((_, version)) = written.iter_mut().find(|(key, _)| **key == write.key) {
+            if write.expected_version != Some(*version) {
+                return Err(conflict(write));
+            }
+            *version = version.saturating_add(1);
+            continue;
+        }
+        let version: Option<i64> = transaction
+            .prepare_cached(
+                "SELECT version FROM state WHERE tenant = ?1 AND kind = ?2 AND key = ?3",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(
+                        params![write.key.tenant.as_str(), write.key.kind, write.key.key],
+                        |row| row.get(0),
+                    )
+                    .optional()
+            })
+            .map_err(store_error)?;
+        let current = version.and_then(|version| u64::try_from(version).ok());
+        if current != write.expected_version {
+            return Err(conflict(write));
+        }
+        written.push((
+            &write.key,
+            current.map_or(1, |version| version.saturating_add(1)),
+        ));
+    }
+    for redrive in &unit.redrives {
+        read_dead_letter(transaction, redrive.dead_letter_id)?
+            .filter(|dead| dead.redriven.is_none())
+            .ok_or(StoreError::NoSuchDeadLetter(redrive.dead_letter_id))?;
+    }
+    for dead in &unit.dead_letters {
+        let taken = transaction
+            .prepare_cached("SELECT 1 FROM dead_letters WHERE id = ?1")
+            .and_then(|mut statement| statement.exists(params![dead.id.to_string()]))
+            .map_err(store_error)?;
+        if taken {
+            return Err(StoreError::Other(format!(
+                "a dead letter with id {} exists already",
+                dead.id
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// The conflict of a state write whose expected version is not the stored one.
+fn conflict(write: &transload_core::store::StateWrite) -> StoreError {
+    StoreError::Conflict {
+        kind: write.key.kind.clone(),
+        key: write.key.key.clone(),
+        expected: write.expected_version,
+    }
 }
 
 /// Publishes `message` on `stage` at `at`: enqueued on the embedded bus in the same file
