@@ -33,7 +33,7 @@ pub enum WriteError {
     /// The writer thread has stopped.
     #[error("the writer of the file has stopped")]
     Stopped,
-    /// SQLite refused the transaction.
+    /// SQLite refused the transaction, or it was rolled back for another write of it.
     #[error("{message}")]
     Sqlite {
         /// SQLite's message.

@@ -203,8 +203,8 @@ impl Inbox {
 }
 
 /// Rows a transaction leased to consumers of this process, to be handed over once it
-/// has committed. Dropped undelivered (the transaction rolled
-/// back), their places in the windows are given back.
+/// has committed. Dropped undelivered (the transaction rolled back), their places in
+/// the windows are given back.
 #[derive(Debug, Default)]
 pub(crate) struct Handed {
     rows: Vec<(Arc<Inbox>, LeasedRow)>,

@@ -254,9 +254,7 @@ async fn generate(
         .timeout(Duration::from_secs(30))
         .build()?;
     let secret = WebhookSecret::parse(SECRET)?;
-    let signed = sign_all(&secret, plan, Duration::ZERO, |index| {
-        edi_214(index + 1).into_bytes()
-    });
+    let signed = sign_all(&secret, plan, |index| edi_214(index + 1).into_bytes());
     let url = Arc::new(intake.to_owned());
     let in_flight = Arc::new(Semaphore::new(plan.max_in_flight));
     // The schedule starts once the messages are signed.

@@ -316,7 +316,7 @@ async fn generate(
     plan: Plan,
     timeline: &Arc<Timeline>,
 ) -> anyhow::Result<RunFigures> {
-    let picks = sign_all(&poster.secret, plan, Duration::ZERO, |index| {
+    let picks = sign_all(&poster.secret, plan, |index| {
         serde_json::to_vec(&pick(index + 1)).unwrap_or_default()
     });
     let url = Arc::new(format!("{}/v1/partners/bench-wms/messages", poster.base));

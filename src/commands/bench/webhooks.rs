@@ -2,8 +2,6 @@
 //! one request, as the baseline's is one publish: building, serializing and signing each
 //! body while the hub runs took CPU from the hub it measures (2 cores here).
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use jiff::Timestamp;
 use transload_connectors::webhook::WebhookSecret;
@@ -52,17 +50,16 @@ impl SignedWebhook {
 }
 
 /// The plan's messages (`body(index)`), each signed and stamped with the time it is due
-/// if the run starts `lead` from now.
+/// if the run starts now.
 pub(crate) fn sign_all(
     secret: &WebhookSecret,
     plan: Plan,
-    lead: Duration,
     body: impl Fn(u64) -> Vec<u8>,
 ) -> Vec<SignedWebhook> {
     let start = Timestamp::now();
     (0..plan.total)
         .map(|index| {
-            let at = start.checked_add(lead + plan.due(index)).unwrap_or(start);
+            let at = start.checked_add(plan.due(index)).unwrap_or(start);
             SignedWebhook::new(secret, body(index), at)
         })
         .collect()
