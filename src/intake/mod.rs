@@ -48,7 +48,7 @@ use self::problem::IntakeError;
 use self::syntax::BodyFormat;
 use crate::config::{ApiKeyConfig, IntakeConfig};
 use crate::ingest::{Accepted, Incoming, content_dedupe_key};
-use crate::metrics::{self, Outcome};
+use crate::metrics::{self, Outcome, StageMeters};
 
 /// The route partners post messages to.
 pub const MESSAGES_ROUTE: &str = "/v1/partners/{partner}/messages";
@@ -93,6 +93,7 @@ pub struct IntakeState<S> {
     body_timeout: Duration,
     tolerance_secs: i64,
     relay: Option<Arc<tokio::sync::Notify>>,
+    meters: std::sync::Mutex<StageMeters>,
 }
 
 impl<S: Store> IntakeState<S> {
@@ -140,7 +141,18 @@ impl<S: Store> IntakeState<S> {
             body_timeout: Duration::from_secs(u64::from(config.body_timeout_secs)),
             tolerance_secs: i64::from(config.webhook_tolerance_secs),
             relay: None,
+            meters: std::sync::Mutex::new(StageMeters::new(metrics::INTAKE)),
         })
+    }
+
+    /// Records measurements of the intake.
+    fn measure(&self, record: impl FnOnce(&mut StageMeters)) {
+        // A panic elsewhere while holding the lock leaves the handles as they were.
+        let mut meters = self
+            .meters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        record(&mut meters);
     }
 
     /// Wakes `relay` (the outbox relay's [`waker`](crate::pipeline::OutboxRelay::waker))
@@ -379,14 +391,16 @@ async fn post_message<S: Store>(
             if let Some(relay) = &state.relay {
                 relay.notify_one();
             }
-            metrics::stage_latency(metrics::INTAKE, started.elapsed());
-            metrics::received(metrics::INTAKE, partner_label);
-            metrics::processed(metrics::INTAKE, partner_label, Outcome::Committed);
+            state.measure(|meters| {
+                meters.latency(started.elapsed());
+                meters.received(partner_label);
+                meters.processed(partner_label, Outcome::Committed);
+            });
             tracing::info!(partner = %partner.id, tenant = %partner.tenant, raw_message_id = %id, format = format.as_str(), bytes = size, "message accepted");
             Ok(accepted(&partner.id, id))
         }
         Ok(Accepted::Duplicate(id)) => {
-            metrics::processed(metrics::INTAKE, partner_label, Outcome::Duplicate);
+            state.measure(|meters| meters.processed(partner_label, Outcome::Duplicate));
             Err(IntakeError::Duplicate {
                 raw_message_id: id,
                 by: dedupe_by,

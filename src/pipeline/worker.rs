@@ -35,7 +35,7 @@ use transload_core::store::{CommitOutcome, DeadLetter, Processed, Store, StoreEr
 use uuid::Uuid;
 
 use crate::ingest::{PARTNER_HEADER, TENANT_HEADER};
-use crate::metrics::{self, Outcome};
+use crate::metrics::{Outcome, StageMeters};
 use crate::pipeline::pending_state::PendingState;
 use crate::pipeline::retry::RetryPolicy;
 
@@ -127,6 +127,7 @@ pub struct StageWorker<B: Bus, S, H> {
     options: WorkerOptions,
     relay: Option<Arc<Notify>>,
     pending: Option<PendingState>,
+    meters: StageMeters,
 }
 
 /// The units of a batch on their way to one commit, in the order of its messages, and
@@ -191,6 +192,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             consumer,
             store,
             handler: Arc::new(handler),
+            meters: StageMeters::new(&options.name),
             options,
             relay,
             pending: None,
@@ -221,7 +223,7 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
             .map(|delivery| delivery.message.headers.get(PARTNER_HEADER).cloned())
             .collect();
         for partner in &partners {
-            metrics::received(&self.options.name, partner.as_deref());
+            self.meters.received(partner.as_deref());
         }
         let mut wrote_outbox = false;
         // The consumer is asked for the next batch once this one is handled, as its commit
@@ -313,11 +315,10 @@ impl<B: Bus, S: Store, H: Handler> StageWorker<B, S, H> {
                     }
                 }
             };
-            let stage = self.options.name.as_str();
-            metrics::stage_latency(stage, started.elapsed());
-            metrics::processed(stage, partner.as_deref(), outcome);
+            self.meters.latency(started.elapsed());
+            self.meters.processed(partner.as_deref(), outcome);
             if outcome == Outcome::Committed {
-                metrics::end_to_end(stage, message_id);
+                self.meters.end_to_end(message_id);
             }
         }
         if wrote_outbox && let Some(relay) = &self.relay {
