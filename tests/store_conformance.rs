@@ -2160,8 +2160,9 @@ mod sqlite_only {
         }
     }
 
-    /// The writer never checkpoints (that would stall a commit); the background
-    /// checkpointer does, so the log is reused instead of growing with every write.
+    /// No commit checkpoints (that would stall it); the background checkpointer and the
+    /// writer between two transactions do, so the log is reused instead of growing with
+    /// every write.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_write_ahead_log_is_checkpointed_in_the_background() {
         let dir = std::env::temp_dir().join(format!("transload-wal-{}", Uuid::now_v7()));
@@ -2174,7 +2175,7 @@ mod sqlite_only {
             after_first > 200 * 2000,
             "the log holds the writes: {after_first} bytes"
         );
-        // The checkpointer runs every second.
+        // The checkpointer runs every 300 ms, the writer's own checkpoint every 500 ms.
         tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
         write_rows(&store, "second").await;
         let after_second = wal_bytes(&path);
