@@ -369,22 +369,34 @@ macro_rules! bus_conformance {
     };
 }
 
+/// A directory of its own for one test's files, removed when dropped.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("transload-bus-conformance-")
+        .tempdir()
+        .unwrap()
+}
+
 /// The embedded bus in a fresh file.
 struct EmbeddedHarness {
     path: PathBuf,
     bus: EmbeddedBus,
+    /// Removed with the harness (last, after the bus).
+    _dir: tempfile::TempDir,
 }
 
 impl Harness for EmbeddedHarness {
     type Bus = EmbeddedBus;
 
     async fn new() -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("transload-bus-conformance-{}", Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("bus.sqlite3");
+        let dir = temp_dir();
+        let path = dir.path().join("bus.sqlite3");
         let bus = EmbeddedBus::open(&path, EmbeddedBusOptions::default()).unwrap();
-        EmbeddedHarness { path, bus }
+        EmbeddedHarness {
+            path,
+            bus,
+            _dir: dir,
+        }
     }
 
     fn bus(&self) -> EmbeddedBus {
@@ -404,22 +416,23 @@ struct EmbeddedInStoreHarness {
     path: PathBuf,
     bus: EmbeddedBus,
     _store: SqliteStore,
+    /// Removed with the harness (last, after the store and the bus).
+    _dir: tempfile::TempDir,
 }
 
 impl Harness for EmbeddedInStoreHarness {
     type Bus = EmbeddedBus;
 
     async fn new() -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("transload-bus-conformance-{}", Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.sqlite3");
+        let dir = temp_dir();
+        let path = dir.path().join("store.sqlite3");
         let (store, bus) =
             SqliteStore::open_with_embedded_bus(&path, EmbeddedBusOptions::default()).unwrap();
         EmbeddedInStoreHarness {
             path,
             bus,
             _store: store,
+            _dir: dir,
         }
     }
 

@@ -231,6 +231,8 @@ struct World {
     hub: Hub,
     base: String,
     isa: AtomicU32,
+    /// `dir`, removed with the world (last, after the hub).
+    _temp: tempfile::TempDir,
 }
 
 impl World {
@@ -240,7 +242,11 @@ impl World {
             .with_test_writer()
             .try_init();
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = std::env::temp_dir().join(format!("transload-orch-{}", Uuid::now_v7()));
+        let temp = tempfile::Builder::new()
+            .prefix("transload-orch-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path().to_owned();
         std::fs::create_dir_all(dir.join("hub/partners")).unwrap();
         std::fs::create_dir_all(dir.join("hub/carriers")).unwrap();
         std::fs::write(
@@ -304,6 +310,7 @@ tonu_fee = {{ amount = "150.00", currency = "USD" }}
             hub,
             base: format!("http://{address}"),
             isa: AtomicU32::new(100),
+            _temp: temp,
         }
     }
 
