@@ -56,8 +56,8 @@ pub enum OpenError {
     /// The configuration names a backend without its settings.
     #[error("the configuration names {0} without its settings")]
     Incomplete(&'static str),
-    /// A TLS file of `[amqp]` (`ca_file`, `client_cert_file`, `client_key_file`) cannot
-    /// be read, or does not hold what it should.
+    /// A TLS file of `[amqp]` (`ca_file`, `client_cert_file`, `client_key_file`,
+    /// `client_identity_file`) cannot be read, or does not hold what it should.
     #[error("cannot use [amqp] {setting} {path}: {reason}")]
     TlsFile {
         /// The setting that names it.
@@ -147,11 +147,19 @@ async fn open_bus(config: &Config) -> Result<AnyBus, OpenError> {
                 .as_deref()
                 .map(|path| read_pem(path, "ca_file", "CERTIFICATE"))
                 .transpose()?;
-            let client_identity = match (&section.client_cert_file, &section.client_key_file) {
-                (Some(certificate), Some(key)) => Some(ClientIdentity {
+            let client_identity = match (
+                &section.client_cert_file,
+                &section.client_key_file,
+                &section.client_identity_file,
+            ) {
+                (Some(certificate), Some(key), _) => Some(ClientIdentity::Pem {
                     certificate_chain: read_pem(certificate, "client_cert_file", "CERTIFICATE")?,
                     private_key: read_pem(key, "client_key_file", "PRIVATE KEY")?,
                 }),
+                (_, _, Some(archive)) => Some(read_pkcs12(
+                    archive,
+                    section.client_identity_password_env.as_deref(),
+                )?),
                 _ => None,
             };
             let amqp = AmqpConfig {
@@ -240,11 +248,82 @@ fn read_pem(
     Ok(pem)
 }
 
+/// The PKCS#12 archive at `path`, with its password from the environment variable
+/// `password_env` (none: an empty password).
+fn read_pkcs12(
+    path: &std::path::Path,
+    password_env: Option<&str>,
+) -> Result<ClientIdentity, OpenError> {
+    let password = match password_env {
+        None => String::new(),
+        Some(name) => std::env::var(name).map_err(|_| OpenError::TlsFile {
+            setting: "client_identity_file",
+            path: path.display().to_string(),
+            reason: format!(
+                "its password is to be in the environment variable {name} (client_identity_password_env), which is not set"
+            ),
+        })?,
+    };
+    open_pkcs12(path, password)
+}
+
+/// The PKCS#12 archive at `path`, once it opens with `password` and holds a private key
+/// with its certificate.
+fn open_pkcs12(path: &std::path::Path, password: String) -> Result<ClientIdentity, OpenError> {
+    let refused = |reason: String| OpenError::TlsFile {
+        setting: "client_identity_file",
+        path: path.display().to_string(),
+        reason,
+    };
+    let der = std::fs::read(path).map_err(|error| refused(error.to_string()))?;
+    let archive = p12_keystore::KeyStore::from_pkcs12(&der, &password).map_err(|error| {
+        refused(format!(
+            "not a PKCS#12 archive this password opens ({error}); a wrong password shows as a MAC mismatch"
+        ))
+    })?;
+    if archive.private_key_chain().is_none() {
+        return Err(refused(
+            "the archive holds no private key with its certificate".to_owned(),
+        ));
+    }
+    Ok(ClientIdentity::Pkcs12 { der, password })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_pkcs12_identity_must_open_with_its_password() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+        let archive = fixtures.join("client.p12");
+        let identity = open_pkcs12(&archive, "transload-test".to_owned()).unwrap();
+        assert!(
+            matches!(&identity, ClientIdentity::Pkcs12 { password, .. } if password == "transload-test")
+        );
+        let wrong = open_pkcs12(&archive, "not-the-password".to_owned())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            wrong.contains("client_identity_file")
+                && wrong.contains("client.p12")
+                && wrong.contains("password"),
+            "{wrong}"
+        );
+        let unset = read_pkcs12(&archive, Some("TRANSLOAD_TEST_P12_NEVER_SET"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unset.contains("TRANSLOAD_TEST_P12_NEVER_SET") && unset.contains("not set"),
+            "{unset}"
+        );
+        let pem = open_pkcs12(&fixtures.join("client.pem"), String::new())
+            .unwrap_err()
+            .to_string();
+        assert!(pem.contains("not a PKCS#12 archive"), "{pem}");
+    }
 
     #[test]
     fn a_tls_file_must_hold_what_its_setting_names() {

@@ -65,6 +65,14 @@ pub struct AmqpSection {
     /// The private key (PEM, PKCS#8) of `client_cert_file`.
     #[serde(default)]
     pub client_key_file: Option<PathBuf>,
+    /// Instead of `client_cert_file` and `client_key_file`: the hub's certificate, chain
+    /// and key in one PKCS#12 archive (`.p12`, `.pfx`).
+    #[serde(default)]
+    pub client_identity_file: Option<PathBuf>,
+    /// The environment variable holding the password of `client_identity_file` (none:
+    /// the archive has an empty password).
+    #[serde(default)]
+    pub client_identity_password_env: Option<String>,
 }
 
 fn default_startup_timeout_secs() -> u64 {
@@ -483,6 +491,7 @@ impl Config {
                 ("ca_file", &amqp.ca_file),
                 ("client_cert_file", &amqp.client_cert_file),
                 ("client_key_file", &amqp.client_key_file),
+                ("client_identity_file", &amqp.client_identity_file),
             ];
             if let Some((setting, _)) = tls_files.iter().find(|(_, file)| file.is_some())
                 && !amqp.url.starts_with("amqps://")
@@ -495,6 +504,18 @@ impl Config {
             if amqp.client_cert_file.is_some() != amqp.client_key_file.is_some() {
                 bail!(
                     "{}: [amqp] client_cert_file and client_key_file go together",
+                    path.display()
+                );
+            }
+            if amqp.client_identity_file.is_some() && amqp.client_cert_file.is_some() {
+                bail!(
+                    "{}: [amqp] client_identity_file (PKCS#12) replaces client_cert_file and client_key_file (PEM): give one or the other",
+                    path.display()
+                );
+            }
+            if amqp.client_identity_password_env.is_some() && amqp.client_identity_file.is_none() {
+                bail!(
+                    "{}: [amqp] client_identity_password_env is the password of client_identity_file, which is not given",
                     path.display()
                 );
             }
@@ -529,6 +550,7 @@ impl Config {
                     &mut section.ca_file,
                     &mut section.client_cert_file,
                     &mut section.client_key_file,
+                    &mut section.client_identity_file,
                 ] {
                     *file = file.take().map(|file| base.join(file));
                 }
@@ -868,5 +890,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("go together"), "{error}");
+    }
+
+    #[test]
+    fn a_pkcs12_identity_is_relative_to_the_file_and_replaces_the_pem_pair() {
+        let path = Path::new("/etc/transload/transload.toml");
+        let with = |url: &str, extra: &str| {
+            format!("bus = \"amqp\"\n{GOOD}[amqp]\nurl = \"{url}\"\n{extra}")
+        };
+        let p12 = "client_identity_file = \"tls/hub.p12\"\nclient_identity_password_env = \"HUB_P12_PASSWORD\"\n";
+        let config = Config::parse(path, &with("amqps://broker.internal", p12))
+            .unwrap()
+            .amqp
+            .unwrap();
+        assert_eq!(
+            config.client_identity_file.unwrap(),
+            Path::new("/etc/transload/tls/hub.p12")
+        );
+        assert_eq!(
+            config.client_identity_password_env.as_deref(),
+            Some("HUB_P12_PASSWORD")
+        );
+        let refused = |text: String| Config::parse(path, &text).unwrap_err().to_string();
+        let error = refused(with("amqp://broker.internal", p12));
+        assert!(
+            error.contains("client_identity_file") && error.contains("amqps://"),
+            "{error}"
+        );
+        let error = refused(with(
+            "amqps://broker.internal",
+            &format!("{p12}client_cert_file = \"a.pem\"\nclient_key_file = \"a.key\"\n"),
+        ));
+        assert!(error.contains("one or the other"), "{error}");
+        let error = refused(with(
+            "amqps://broker.internal",
+            "client_identity_password_env = \"HUB_P12_PASSWORD\"\n",
+        ));
+        assert!(error.contains("not given"), "{error}");
     }
 }

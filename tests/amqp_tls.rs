@@ -199,9 +199,17 @@ async fn round_trip(bus: AmqpBus) -> (BusMessage, Vec<(Uuid, Vec<u8>)>) {
 }
 
 fn hub_identity() -> ClientIdentity {
-    ClientIdentity {
+    ClientIdentity::Pem {
         certificate_chain: std::fs::read_to_string(fixture("client.pem")).unwrap(),
         private_key: std::fs::read_to_string(fixture("client.key")).unwrap(),
+    }
+}
+
+/// The same certificate and key in one PKCS#12 archive (`client.p12`).
+fn hub_identity_pkcs12(password: &str) -> ClientIdentity {
+    ClientIdentity::Pkcs12 {
+        der: std::fs::read(fixture("client.p12")).unwrap(),
+        password: password.to_owned(),
     }
 }
 
@@ -215,6 +223,38 @@ async fn a_broker_that_asks_for_a_client_certificate_gets_the_configured_one() {
     let (sent, received) = round_trip(bus).await;
     assert_eq!(received, [(sent.id, sent.body)]);
     assert!(proxy.handshakes.load(Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_may_come_in_a_pkcs12_archive() {
+    let proxy = tls_proxy(ClientAuth::Required).await;
+    let ca = std::fs::read_to_string(fixture("ca.pem")).unwrap();
+    let bus = AmqpBus::connect(over_tls_as(
+        &proxy,
+        Some(ca.clone()),
+        Some(hub_identity_pkcs12("transload-test")),
+    ))
+    .await
+    .unwrap();
+    let (sent, received) = round_trip(bus).await;
+    assert_eq!(received, [(sent.id, sent.body)]);
+    assert!(proxy.handshakes.load(Ordering::SeqCst) >= 1);
+    // With the wrong password the archive cannot be opened, and nothing connects.
+    let handshakes = proxy.handshakes.load(Ordering::SeqCst);
+    let outcome = AmqpBus::connect(over_tls_as(
+        &proxy,
+        Some(ca),
+        Some(hub_identity_pkcs12("not-the-password")),
+    ))
+    .await;
+    let Err(error) = outcome else {
+        panic!("a PKCS#12 archive opened with the wrong password");
+    };
+    assert_eq!(
+        proxy.handshakes.load(Ordering::SeqCst),
+        handshakes,
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

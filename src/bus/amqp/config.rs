@@ -195,20 +195,40 @@ mod tests {
     }
 }
 
-/// A client certificate for TLS, in PEM.
+/// A client certificate for TLS, with its private key.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ClientIdentity {
-    /// The certificate, then the intermediates of its chain.
-    pub certificate_chain: String,
-    /// Its private key (PKCS#8).
-    pub private_key: String,
+pub enum ClientIdentity {
+    /// In PEM.
+    Pem {
+        /// The certificate, then the intermediates of its chain.
+        certificate_chain: String,
+        /// Its private key (PKCS#8).
+        private_key: String,
+    },
+    /// A PKCS#12 archive (`.p12`, `.pfx`) holding the certificate, its chain and its key.
+    Pkcs12 {
+        /// The archive (DER).
+        der: Vec<u8>,
+        /// The password it is encrypted with.
+        password: String,
+    },
 }
 
 impl std::fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientIdentity")
-            .field("certificate_chain", &self.certificate_chain)
-            .field("private_key", &"<redacted>")
-            .finish()
+        match self {
+            ClientIdentity::Pem {
+                certificate_chain, ..
+            } => f
+                .debug_struct("ClientIdentity::Pem")
+                .field("certificate_chain", certificate_chain)
+                .field("private_key", &"<redacted>")
+                .finish(),
+            ClientIdentity::Pkcs12 { der, .. } => f
+                .debug_struct("ClientIdentity::Pkcs12")
+                .field("der", &format_args!("{} bytes", der.len()))
+                .field("password", &"<redacted>")
+                .finish(),
+        }
     }
 }

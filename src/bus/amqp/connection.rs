@@ -19,7 +19,7 @@ use lapin::{Connection, ConnectionProperties};
 use tracing::{debug, warn};
 use transload_core::bus::BusError;
 
-use super::config::AmqpConfig;
+use super::config::{AmqpConfig, ClientIdentity};
 use super::error::with_timeout;
 
 /// Opens one connection, bounded by `connect_timeout`.
@@ -40,9 +40,18 @@ pub(crate) async fn open(config: &AmqpConfig, role: &str) -> Result<Connection, 
         identity: config
             .client_identity
             .as_ref()
-            .map(|identity| OwnedIdentity::PKCS8 {
-                pem: identity.certificate_chain.as_bytes().to_vec(),
-                key: identity.private_key.as_bytes().to_vec(),
+            .map(|identity| match identity {
+                ClientIdentity::Pem {
+                    certificate_chain,
+                    private_key,
+                } => OwnedIdentity::PKCS8 {
+                    pem: certificate_chain.as_bytes().to_vec(),
+                    key: private_key.as_bytes().to_vec(),
+                },
+                ClientIdentity::Pkcs12 { der, password } => OwnedIdentity::PKCS12 {
+                    der: der.clone(),
+                    password: password.clone(),
+                },
             }),
         cert_chain: config.ca_certificates.clone(),
     };
