@@ -19,18 +19,27 @@ use transload_core::bus::{
 };
 use transload_core::ids::{PartnerId, TenantId};
 use transload_core::store::{DEAD_LETTER_HEADER, DeadLetterFilter, Redrive, Store, UnitOfWork};
-use uuid::Uuid;
 
-fn open(max_deliveries: u32) -> EmbeddedBus {
+/// A directory of its own for one test's files, removed when dropped.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("transload-embedded-")
+        .tempdir()
+        .unwrap()
+}
+
+/// A bus in a fresh file, with the directory that holds it (keep it while the bus is
+/// used).
+fn open(max_deliveries: u32) -> (tempfile::TempDir, EmbeddedBus) {
     // The process's metrics recorder, for the bus's dead-letter counter.
     transload::metrics::install().unwrap();
-    let dir = std::env::temp_dir().join(format!("transload-embedded-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    EmbeddedBus::open(
-        &dir.join("bus.sqlite3"),
+    let dir = temp_dir();
+    let bus = EmbeddedBus::open(
+        &dir.path().join("bus.sqlite3"),
         EmbeddedBusOptions { max_deliveries },
     )
-    .unwrap()
+    .unwrap();
+    (dir, bus)
 }
 
 fn quick() -> ConsumerOptions {
@@ -44,7 +53,7 @@ fn quick() -> ConsumerOptions {
 /// past or unreadable (a hint, never a reason to lose a message).
 #[tokio::test]
 async fn a_message_available_later_is_held_back_until_then() {
-    let bus = open(20);
+    let (_dir, bus) = open(20);
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1200);
     let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600);
     let held = BusMessage::new("acme.timer", b"later".to_vec())
@@ -96,7 +105,7 @@ async fn a_message_available_later_is_held_back_until_then() {
 
 #[tokio::test]
 async fn a_rejected_message_is_kept_with_its_reason_and_bytes() {
-    let bus = open(20);
+    let (_dir, bus) = open(20);
     let message =
         BusMessage::new("acme.x12", b"ISA*00*...~".to_vec()).with_header("partner", "odfl");
     bus.publish(Stage::Inbound, vec![message.clone()])
@@ -133,7 +142,7 @@ fn bus_dead_lettered(stage: &str, reason: &str) -> u64 {
 
 #[tokio::test]
 async fn a_message_delivered_max_times_goes_to_the_dead_letters() {
-    let bus = open(3);
+    let (_dir, bus) = open(3);
     let message = BusMessage::new("acme.poison", b"poison".to_vec());
     bus.publish(Stage::Events, vec![message.clone()])
         .await
@@ -161,7 +170,7 @@ async fn a_message_delivered_max_times_goes_to_the_dead_letters() {
 
 #[tokio::test]
 async fn answering_after_the_lease_expired_is_refused_as_stale() {
-    let bus = open(20);
+    let (_dir, bus) = open(20);
     bus.publish(
         Stage::Outbound,
         vec![BusMessage::new("odfl", b"204".to_vec())],
@@ -186,7 +195,7 @@ async fn answering_after_the_lease_expired_is_refused_as_stale() {
 
 #[tokio::test]
 async fn many_concurrent_publishers_share_commits_and_lose_nothing() {
-    let bus = open(20);
+    let (_dir, bus) = open(20);
     let mut publishers = Vec::new();
     for publisher in 0..8 {
         let bus = bus.clone();
@@ -208,7 +217,7 @@ async fn many_concurrent_publishers_share_commits_and_lose_nothing() {
 /// without waiting.
 #[tokio::test]
 async fn a_consumer_leases_its_next_batch_ahead_within_its_prefetch_window() {
-    let bus = open(20);
+    let (_dir, bus) = open(20);
     let messages: Vec<BusMessage> = (0..10u8)
         .map(|index| BusMessage::new("acme.pick", vec![index]))
         .collect();
@@ -247,7 +256,7 @@ async fn a_consumer_leases_its_next_batch_ahead_within_its_prefetch_window() {
 /// it waits until it is at the front, then goes to the dead letters.
 #[tokio::test]
 async fn messages_past_the_limit_behind_the_lease_window_are_never_delivered_again() {
-    let bus = open(1);
+    let (_dir, bus) = open(1);
     let messages = vec![
         BusMessage::new("acme.poison", b"a".to_vec()),
         BusMessage::new("acme.poison", b"b".to_vec()),
@@ -287,7 +296,7 @@ async fn messages_past_the_limit_behind_the_lease_window_are_never_delivered_aga
 /// delivery limit.
 #[tokio::test]
 async fn an_unreadable_message_is_dead_lettered_without_holding_up_the_others() {
-    let bus = open(2);
+    let (_dir, bus) = open(2);
     bus.publish(
         Stage::Inbound,
         vec![
@@ -376,7 +385,7 @@ fn rows_in_file(bus: &EmbeddedBus, stage: Stage) -> Vec<(u32, bool)> {
 /// rest waits in the file, unleased, and comes in order after the handed ones.
 #[tokio::test]
 async fn a_caught_up_consumer_is_handed_what_is_published_within_its_window() {
-    let bus = open(20);
+    let (_dir, bus) = open(20);
     let mut consumer = caught_up(&bus, Stage::Events, 3).await;
     let messages: Vec<BusMessage> = (0..5u8)
         .map(|index| BusMessage::new("acme.pick", vec![index]))
@@ -415,7 +424,7 @@ async fn a_caught_up_consumer_is_handed_what_is_published_within_its_window() {
 /// with them is handed nothing, and takes everything in publish order.
 #[tokio::test]
 async fn nothing_is_handed_over_ahead_of_messages_waiting_in_the_file() {
-    let bus = open(20);
+    let (_dir, bus) = open(20);
     let batch = |from: u8| -> Vec<BusMessage> {
         (from..from + 4)
             .map(|index| BusMessage::new("acme.pick", vec![index]))
@@ -461,7 +470,7 @@ async fn nothing_is_handed_over_ahead_of_messages_waiting_in_the_file() {
 /// waiting for the visibility timeout, as a first delivery.
 #[tokio::test]
 async fn a_dropped_consumer_gives_back_what_it_was_handed() {
-    let bus = open(20);
+    let (_dir, bus) = open(20);
     let consumer = caught_up(&bus, Stage::Outbound, 10).await;
     bus.publish(
         Stage::Outbound,
@@ -495,10 +504,9 @@ async fn a_dropped_consumer_gives_back_what_it_was_handed() {
 /// `transload dlq` finds it: here the bus in the store's own file, as the hub runs it.
 #[tokio::test]
 async fn the_drain_moves_what_the_bus_gave_up_on_into_the_store() {
-    let dir = std::env::temp_dir().join(format!("transload-embedded-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir();
     let (store, bus) = SqliteStore::open_with_embedded_bus(
-        &dir.join("store.sqlite3"),
+        &dir.path().join("store.sqlite3"),
         EmbeddedBusOptions { max_deliveries: 2 },
     )
     .unwrap();
@@ -577,10 +585,9 @@ async fn the_drain_moves_what_the_bus_gave_up_on_into_the_store() {
 /// reads them again: the store keeps one entry each.
 #[tokio::test]
 async fn letters_read_again_are_stored_once() {
-    let dir = std::env::temp_dir().join(format!("transload-embedded-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
-    let bus = open(20);
+    let dir = temp_dir();
+    let store = SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap();
+    let (_bus_dir, bus) = open(20);
     bus.publish(
         Stage::Events,
         vec![BusMessage::new("acme.event", b"{}".to_vec())],

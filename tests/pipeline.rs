@@ -19,13 +19,20 @@ use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
 use transload_core::store::{DeadLetterFilter, Store, UnitOfWork};
 use uuid::Uuid;
 
-fn open() -> (EmbeddedBus, SqliteStore) {
-    let dir = std::env::temp_dir().join(format!("transload-pipeline-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    (
-        EmbeddedBus::open(&dir.join("bus.sqlite3"), EmbeddedBusOptions::default()).unwrap(),
-        SqliteStore::open(&dir.join("store.sqlite3")).unwrap(),
+/// A bus and a store in fresh files, with the directory that holds them (removed when
+/// dropped: keep it while they are used).
+fn open() -> (tempfile::TempDir, EmbeddedBus, SqliteStore) {
+    let dir = tempfile::Builder::new()
+        .prefix("transload-pipeline-")
+        .tempdir()
+        .unwrap();
+    let bus = EmbeddedBus::open(
+        &dir.path().join("bus.sqlite3"),
+        EmbeddedBusOptions::default(),
     )
+    .unwrap();
+    let store = SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap();
+    (dir, bus, store)
 }
 
 fn options(name: &str) -> WorkerOptions {
@@ -108,7 +115,7 @@ async fn drain<B: Bus, S: Store, H: Handler>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handled_messages_are_committed_relayed_and_never_handled_twice() {
-    let (bus, store) = open();
+    let (_dir, bus, store) = open();
     let relay = OutboxRelay::new(bus.clone(), store.clone());
     let mut worker = StageWorker::new(
         &bus,
@@ -148,7 +155,7 @@ async fn handled_messages_are_committed_relayed_and_never_handled_twice() {
 /// each stage's queue gets its messages in outbox order, and nothing is published twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_publishes_every_stage_of_the_outbox_in_one_pass() {
-    let (bus, store) = open();
+    let (_dir, bus, store) = open();
     let relay = OutboxRelay::new(bus.clone(), store.clone());
     let stages = [Stage::Outbound, Stage::Inbound, Stage::Events];
     let mut unit = UnitOfWork::default();
@@ -183,7 +190,7 @@ async fn the_relay_publishes_every_stage_of_the_outbox_in_one_pass() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failures_become_dead_letters_with_reason_and_bytes() {
-    let (bus, store) = open();
+    let (_dir, bus, store) = open();
     let handler = Picky {
         flaky: AtomicU32::new(0),
     };
@@ -216,7 +223,7 @@ async fn permanent_failures_become_dead_letters_with_reason_and_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_then_dead_lettered_when_attempts_run_out() {
-    let (bus, store) = open();
+    let (_dir, bus, store) = open();
     let handler = Picky {
         flaky: AtomicU32::new(1),
     };
@@ -311,7 +318,7 @@ impl Handler for Recorder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_worker_keeps_order_per_key_and_commits_in_arrival_order() {
-    let (bus, store) = open();
+    let (_dir, bus, store) = open();
     let recorder = Recorder::default();
     let mut worker_options = options("translate");
     worker_options.concurrency = 4;
@@ -418,7 +425,7 @@ impl Handler for Counter {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chained_batch_reads_its_own_writes_and_stops_at_the_first_failed_unit() {
-    let (bus, store) = open();
+    let (_dir, bus, store) = open();
     let pending = transload::pipeline::PendingState::default();
     let handler = Counter {
         store: transload::pipeline::WithPendingState::new(store.clone(), pending.clone()),
@@ -450,7 +457,7 @@ async fn a_chained_batch_reads_its_own_writes_and_stops_at_the_first_failed_unit
 /// and every delivery is acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_concurrent_worker_forwards_in_order_and_acknowledges_everything() {
-    let (bus, store) = open();
+    let (_dir, bus, store) = open();
     let relay = OutboxRelay::new(bus.clone(), store.clone());
     let worker = StageWorker::new(
         &bus,

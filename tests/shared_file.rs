@@ -10,7 +10,7 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -27,21 +27,26 @@ use transload_core::store::{
 };
 use uuid::Uuid;
 
-fn data_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("transload-shared-file-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A directory of its own for one test's files, removed when dropped (keep it while
+/// they are used).
+fn data_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("transload-shared-file-")
+        .tempdir()
+        .unwrap()
 }
 
 /// The configuration of a hub on the embedded default, in a data directory of its own.
-fn hub_config() -> Config {
+fn hub_config() -> (tempfile::TempDir, Config) {
     let dir = data_dir();
+    let file = dir.path().join("transload.toml");
     std::fs::write(
-        dir.join("transload.toml"),
+        &file,
         "data_dir = \"data\"\nbus = \"embedded\"\nstore = \"sqlite\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
     )
     .unwrap();
-    Config::load(&dir.join("transload.toml")).unwrap()
+    let config = Config::load(&file).unwrap();
+    (dir, config)
 }
 
 fn open_shared(path: &Path) -> (SqliteStore, EmbeddedBus) {
@@ -151,7 +156,8 @@ async fn forward_picks<B: Bus, S: Store>(bus: &B, store: S, count: usize) -> Vec
 /// in order, and the stage's own queue is empty once it acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
-    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    let dir = data_dir();
+    let (store, bus) = open_shared(&dir.path().join("store.sqlite3"));
     assert!(store.publishes_to_bus());
     forward_picks(&bus, store.clone(), 25).await;
     assert!(store.pending_outbox(100).await.unwrap().is_empty());
@@ -166,7 +172,7 @@ async fn a_stage_commit_enqueues_its_messages_with_no_relay() {
 /// processed marker, nothing left on the stage's queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hubs_backends_acknowledge_in_the_commit() {
-    let config = hub_config();
+    let (_dir, config) = hub_config();
     let (bus, store) = open_backends(&config).await.unwrap();
     let probe = bus.consumer(Stage::Inbound, quick()).await.unwrap();
     assert!(probe.acknowledges_in_commit());
@@ -190,7 +196,8 @@ async fn the_hubs_backends_acknowledge_in_the_commit() {
 /// committed (processed before), the message stays and comes again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_unit_acknowledges_its_delivery() {
-    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    let dir = data_dir();
+    let (store, bus) = open_shared(&dir.path().join("store.sqlite3"));
     let messages = vec![
         BusMessage::new("acme", b"first".to_vec()),
         BusMessage::new("acme", b"second".to_vec()),
@@ -232,7 +239,8 @@ async fn a_committed_unit_acknowledges_its_delivery() {
 /// consumer) writes nothing: the other delivery's unit is the one committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unit_whose_lease_was_lost_writes_nothing() {
-    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    let dir = data_dir();
+    let (store, bus) = open_shared(&dir.path().join("store.sqlite3"));
     bus.publish(
         Stage::Inbound,
         vec![BusMessage::new("acme", b"pick".to_vec())],
@@ -287,7 +295,8 @@ async fn a_unit_whose_lease_was_lost_writes_nothing() {
 /// processed before, a state conflict) enqueues nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unit_that_is_not_committed_enqueues_nothing() {
-    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    let dir = data_dir();
+    let (store, bus) = open_shared(&dir.path().join("store.sqlite3"));
     let id = Uuid::now_v7();
     let first = store
         .commit(publishing("decide", id, "first"))
@@ -332,7 +341,8 @@ async fn a_unit_that_is_not_committed_enqueues_nothing() {
 /// A redriven dead letter goes straight back to its stage's queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redrive_enqueues_the_message_again() {
-    let (store, bus) = open_shared(&data_dir().join("store.sqlite3"));
+    let dir = data_dir();
+    let (store, bus) = open_shared(&dir.path().join("store.sqlite3"));
     let original = BusMessage::new("acme.204", b"ISA*00*bad".to_vec());
     let dead = DeadLetter {
         id: Uuid::now_v7(),
@@ -374,7 +384,8 @@ async fn a_redrive_enqueues_the_message_again() {
 /// on the embedded bus move to the outbox when the store opens without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_messages_move_with_a_change_of_bus() {
-    let path = data_dir().join("store.sqlite3");
+    let dir = data_dir();
+    let path = dir.path().join("store.sqlite3");
     {
         let store = SqliteStore::open(&path).unwrap();
         assert!(!store.publishes_to_bus());
@@ -452,7 +463,8 @@ fn earlier_bus_file(path: &Path) -> Uuid {
 /// waited in it is delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bus_file_of_an_earlier_version_opens_with_its_messages() {
-    let path = data_dir().join("bus.sqlite3");
+    let dir = data_dir();
+    let path = dir.path().join("bus.sqlite3");
     let id = earlier_bus_file(&path);
     let bus = EmbeddedBus::open(&path, EmbeddedBusOptions::default()).unwrap();
     let delivered = take_all(&bus, Stage::Events).await;
@@ -470,12 +482,15 @@ async fn a_bus_file_of_an_earlier_version_opens_with_its_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_earlier_bus_file_is_imported_into_the_store_file() {
     let dir = data_dir();
-    let (legacy, path) = (dir.join("bus.sqlite3"), dir.join("store.sqlite3"));
+    let (legacy, path) = (
+        dir.path().join("bus.sqlite3"),
+        dir.path().join("store.sqlite3"),
+    );
     let id = earlier_bus_file(&legacy);
     let (_store, bus) = open_shared(&path);
     assert_eq!(import_file(&path, &legacy).unwrap(), 1);
     assert!(!legacy.exists());
-    assert!(dir.join("bus.sqlite3.imported").exists());
+    assert!(dir.path().join("bus.sqlite3.imported").exists());
     let delivered = take_all(&bus, Stage::Events).await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].message.id, id);
@@ -496,7 +511,8 @@ fn wal_frames(path: &Path) -> i64 {
 /// 100 MB/s at 1,000 picks/s when only a checkpointer beside the writer copied it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wal_starts_over_under_a_steady_load() {
-    let path = data_dir().join("store.sqlite3");
+    let dir = data_dir();
+    let path = dir.path().join("store.sqlite3");
     let (store, bus) = open_shared(&path);
     let until = std::time::Instant::now() + Duration::from_secs(3);
     let publishers: Vec<_> = (0..8)
@@ -573,7 +589,8 @@ fn rows_in_file(path: &Path, stage: Stage) -> Vec<(String, u32, bool)> {
 /// in `commit` as in `commit_all`, where the unit after it commits.
 #[tokio::test]
 async fn a_unit_rolled_back_hands_nothing_and_keeps_no_place_in_the_window() {
-    let path = data_dir().join("store.sqlite3");
+    let dir = data_dir();
+    let path = dir.path().join("store.sqlite3");
     let (store, bus) = open_shared(&path);
     let mut consumer = bus.consumer(Stage::Events, window(1)).await.unwrap();
     assert!(
@@ -636,7 +653,8 @@ async fn a_unit_rolled_back_hands_nothing_and_keeps_no_place_in_the_window() {
 /// itself, and the consumer does not wait for their visibility timeout.
 #[tokio::test]
 async fn a_commit_whose_caller_went_away_still_hands_its_messages_over() {
-    let path = data_dir().join("store.sqlite3");
+    let dir = data_dir();
+    let path = dir.path().join("store.sqlite3");
     let (store, bus) = open_shared(&path);
     let mut consumer = bus.consumer(Stage::Events, quick()).await.unwrap();
     assert!(
@@ -672,7 +690,7 @@ async fn a_commit_whose_caller_went_away_still_hands_its_messages_over() {
 /// directory is refused while the first lives, and accepted once it is gone.
 #[tokio::test]
 async fn a_second_hub_on_the_same_data_directory_is_refused() {
-    let config = hub_config();
+    let (_dir, config) = hub_config();
     let first = open_backends(&config).await.unwrap();
     let Err(error) = open_backends(&config).await else {
         panic!("a second hub opened the same data directory");
@@ -692,7 +710,7 @@ async fn a_second_hub_on_the_same_data_directory_is_refused() {
 /// after their visibility timeout.
 #[tokio::test]
 async fn what_a_stopped_hub_had_leased_comes_again_when_the_next_starts() {
-    let config = hub_config();
+    let (_dir, config) = hub_config();
     let (bus, store) = open_backends(&config).await.unwrap();
     bus.publish(
         Stage::Inbound,
