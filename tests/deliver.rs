@@ -28,7 +28,6 @@ use transload_core::bus::{BusMessage, ConsumerOptions, Stage};
 use transload_core::ids::TenantId;
 use transload_core::store::{DeadLetterFilter, Store, UnitOfWork};
 use transload_mappings::Registry;
-use uuid::Uuid;
 
 /// A request as the partner got it.
 type Request = (HeaderMap, Vec<u8>);
@@ -89,11 +88,16 @@ struct Hub {
     store: SqliteStore,
     worker: StageWorker<EmbeddedBus, SqliteStore, Deliver<SqliteStore>>,
     relay: OutboxRelay<EmbeddedBus, SqliteStore>,
+    /// `dir`, removed with the hub (last).
+    _temp: tempfile::TempDir,
 }
 
 async fn hub(endpoint: Option<&str>) -> Hub {
-    let dir = std::env::temp_dir().join(format!("transload-deliver-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = tempfile::Builder::new()
+        .prefix("transload-deliver-")
+        .tempdir()
+        .unwrap();
+    let dir = temp.path().to_owned();
     let bus = EmbeddedBus::open(&dir.join("bus.sqlite3"), EmbeddedBusOptions::default()).unwrap();
     let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
     let partners = Arc::new(PartnerDirectory::from_profiles([profile(&dir, endpoint)]));
@@ -131,6 +135,7 @@ async fn hub(endpoint: Option<&str>) -> Hub {
         store,
         worker,
         relay,
+        _temp: temp,
     }
 }
 

@@ -29,9 +29,14 @@ fn library() -> PathBuf {
     transload_mappings::library_dir()
 }
 
-/// A hub folder: configuration, two partners, a drop folder.
-fn setup(backends: &str) -> (PathBuf, Config) {
-    let dir = std::env::temp_dir().join(format!("transload-e2e-{}", Uuid::now_v7()));
+/// A hub folder: configuration, two partners, a drop folder; removed when the returned
+/// directory is dropped.
+fn setup(backends: &str) -> (tempfile::TempDir, Config) {
+    let temp = tempfile::Builder::new()
+        .prefix("transload-e2e-")
+        .tempdir()
+        .unwrap();
+    let dir = temp.path();
     std::fs::create_dir_all(dir.join("partners")).unwrap();
     std::fs::write(
         dir.join("transload.toml"),
@@ -83,7 +88,7 @@ X1 = "arrived_at_delivery"
     )
     .unwrap();
     let config = Config::load(&dir.join("transload.toml")).unwrap();
-    (dir, config)
+    (temp, config)
 }
 
 async fn serve(hub: &Hub) -> String {
@@ -194,7 +199,8 @@ async fn dropped_214_becomes_statuses_and_a_997(backends: &str) {
         .with_env_filter("warn")
         .with_test_writer()
         .try_init();
-    let (dir, config) = setup(backends);
+    let (temp, config) = setup(backends);
+    let dir = temp.path();
     let hub = Hub::start(&config).await.unwrap();
     let drop = dir.join("drop/odfl");
     std::fs::create_dir_all(&drop).unwrap();

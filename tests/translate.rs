@@ -64,11 +64,16 @@ struct Hub {
     bus: EmbeddedBus,
     worker: StageWorker<EmbeddedBus, SqliteStore, Translate<SqliteStore>>,
     relay: OutboxRelay<EmbeddedBus, SqliteStore>,
+    /// Its files' directory, removed with the hub (last).
+    _dir: tempfile::TempDir,
 }
 
 async fn hub() -> Hub {
-    let dir = std::env::temp_dir().join(format!("transload-translate-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = tempfile::Builder::new()
+        .prefix("transload-translate-")
+        .tempdir()
+        .unwrap();
+    let dir = temp.path();
     let bus = EmbeddedBus::open(&dir.join("bus.sqlite3"), EmbeddedBusOptions::default()).unwrap();
     let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
     let profile = PartnerProfile::parse(&dir.join("odfl.toml"), ODFL).unwrap();
@@ -102,6 +107,7 @@ async fn hub() -> Hub {
         bus,
         worker,
         relay,
+        _dir: temp,
     }
 }
 
