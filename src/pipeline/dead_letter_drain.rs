@@ -140,7 +140,6 @@ mod tests {
 
     use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
     use transload_core::store::DeadLetterFilter;
-    use uuid::Uuid;
 
     use super::*;
     use crate::bus::embedded::{EmbeddedBus, EmbeddedBusOptions};
@@ -168,11 +167,16 @@ mod tests {
     /// are stored first once it is back, before anything new is taken.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn letters_wait_in_the_drain_while_the_store_fails() {
-        let dir = std::env::temp_dir().join(format!("transload-drain-{}", Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let bus =
-            EmbeddedBus::open(&dir.join("bus.sqlite3"), EmbeddedBusOptions::default()).unwrap();
-        let store = FlakyStore::open(&dir.join("store.sqlite3"));
+        let dir = tempfile::Builder::new()
+            .prefix("transload-drain-")
+            .tempdir()
+            .unwrap();
+        let bus = EmbeddedBus::open(
+            &dir.path().join("bus.sqlite3"),
+            EmbeddedBusOptions::default(),
+        )
+        .unwrap();
+        let store = FlakyStore::open(&dir.path().join("store.sqlite3"));
         let mut drain = DeadLetterDrain::new(BusDeadLetters::Embedded(bus.clone()), store.clone());
         reject(&bus, "first").await;
         store.down.store(true, Ordering::SeqCst);

@@ -380,9 +380,11 @@ mod tests {
     /// retry, while a write that kept nothing cleanly hears its value.
     #[tokio::test]
     async fn a_write_that_fails_midway_rolls_back_its_group() {
-        let dir = std::env::temp_dir().join(format!("transload-group-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("file.sqlite3");
+        let dir = tempfile::Builder::new()
+            .prefix("transload-group-")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("file.sqlite3");
         let connection = crate::sqlite::open_durable(&path).unwrap();
         connection
             .execute_batch("CREATE TABLE t (n INTEGER)")

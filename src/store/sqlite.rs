@@ -749,7 +749,7 @@ fn refused(
                     .optional()
             })
             .map_err(store_error)?;
-        let current = version.and_then(|version| u64::try_from(version).ok());
+        let current = version.map(version_from).transpose()?;
         if current != write.expected_version {
             return Err(conflict(write));
         }
