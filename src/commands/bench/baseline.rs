@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
@@ -150,17 +151,42 @@ pub(crate) async fn run(
         size,
     )
     .await;
-    // The consumers' connections first, so deleting the queues cancels no consumer.
+    // The consumers' connections first, so deleting the queues cancels no consumer. Each
+    // step is bounded: the figures are taken, and a close the broker never answers (seen
+    // once in ten runs) must not hold the report back.
     for connection in [hop_connection, sink_connection] {
-        let _ = connection.close(200, "bench done".into()).await;
+        tear_down(
+            "close a consumer connection",
+            connection.close(200, "bench done".into()),
+        )
+        .await;
     }
     for queue in &queues {
-        let _ = publisher
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
+        tear_down(
+            "delete a baseline queue",
+            publisher.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()),
+        )
+        .await;
     }
-    let _ = publisher_connection.close(200, "bench done".into()).await;
+    tear_down(
+        "close the publisher connection",
+        publisher_connection.close(200, "bench done".into()),
+    )
+    .await;
     outcome
+}
+
+/// How long one step of the baseline's teardown may take.
+const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs one teardown step, at most [`TEARDOWN_TIMEOUT`]; a failure or a timeout is logged
+/// and otherwise ignored (a queue left behind is named `bench-raw-…`).
+async fn tear_down<T>(step: &str, future: impl Future<Output = lapin::Result<T>>) {
+    match tokio::time::timeout(TEARDOWN_TIMEOUT, future).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "baseline: cannot {step}"),
+        Err(_) => tracing::warn!("baseline: cannot {step} within {TEARDOWN_TIMEOUT:?}"),
+    }
 }
 
 async fn measure(
