@@ -55,7 +55,10 @@ async fn partner_server(status: StatusCode) -> (String, Received) {
     (format!("http://{address}/edi"), received)
 }
 
-fn profile(dir: &std::path::Path, endpoint: Option<&str>) -> PartnerProfile {
+/// The mapping the X12 carrier's tenders go out with.
+const TENDER_204: &str = "x12-004010-204-out";
+
+fn profile(dir: &std::path::Path, endpoint: Option<&str>, tender_mapping: &str) -> PartnerProfile {
     let transport = match endpoint {
         Some(url) => format!("[endpoint]\nurl = \"{url}\"\ntimeout_ms = 2000\nmax_attempts = 2\n"),
         None => "[file_drop]\ndir = \"drop\"\n".to_owned(),
@@ -76,7 +79,7 @@ our_gs_id = "ACMEHUB"
 
 [[outbound]]
 event = "transload.tender.offered"
-mapping = "x12-004010-204-out"
+mapping = "{tender_mapping}"
 
 {transport}"#
     );
@@ -93,6 +96,11 @@ struct Hub {
 }
 
 async fn hub(endpoint: Option<&str>) -> Hub {
+    hub_with(endpoint, TENDER_204).await
+}
+
+/// A hub whose partner's tenders go out through `tender_mapping`.
+async fn hub_with(endpoint: Option<&str>, tender_mapping: &str) -> Hub {
     let temp = tempfile::Builder::new()
         .prefix("transload-deliver-")
         .tempdir()
@@ -100,7 +108,11 @@ async fn hub(endpoint: Option<&str>) -> Hub {
     let dir = temp.path().to_owned();
     let bus = EmbeddedBus::open(&dir.join("bus.sqlite3"), EmbeddedBusOptions::default()).unwrap();
     let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
-    let partners = Arc::new(PartnerDirectory::from_profiles([profile(&dir, endpoint)]));
+    let partners = Arc::new(PartnerDirectory::from_profiles([profile(
+        &dir,
+        endpoint,
+        tender_mapping,
+    )]));
     let mappings = Arc::new(Registry::open(vec![transload_mappings::library_dir()]).unwrap());
     let options = SenderOptions {
         first_delay: Duration::from_millis(10),
@@ -223,6 +235,27 @@ async fn a_tender_event_leaves_as_an_enveloped_204_with_our_control_numbers() {
     // What we send is valid X12 by our own validator.
     let findings = transload_connectors::x12::document::validate_envelopes(first.as_bytes());
     assert!(findings.is_empty(), "{findings:?}");
+}
+
+#[tokio::test]
+async fn an_event_for_a_json_api_leaves_as_the_bytes_it_came_in() {
+    let (url, received) = partner_server(StatusCode::OK).await;
+    let mut hub = hub_with(Some(&url), "json-event-out").await;
+    let message = tender_event();
+    let sent = message.body.clone();
+    hub.send(message).await;
+    let dead = hub
+        .store
+        .dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert!(dead.is_empty(), "{dead:?}");
+    let got = received.0.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0["content-type"], "application/json");
+    // The fixture is pretty-printed: a document decoded and written again would be compact.
+    assert!(sent.contains(&b'\n'));
+    assert_eq!(got[0].1, sent);
 }
 
 #[tokio::test]

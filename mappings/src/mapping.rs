@@ -238,6 +238,23 @@ impl Mapping {
         &self.info.events
     }
 
+    /// Whether an outbound mapping accepts events of this type (every type, when it
+    /// declares none).
+    #[must_use]
+    pub fn accepts(&self, event_type: &str) -> bool {
+        self.info.events.is_empty() || self.info.events.iter().any(|e| e == event_type)
+    }
+
+    /// Whether this is an outbound JSON mapping whose program is `.`: its document is the
+    /// event's own JSON, so a caller that holds the event as JSON bytes may send those
+    /// instead of running it (what `json-event-out` does for REST carriers).
+    #[must_use]
+    pub fn sends_events_as_they_are(&self) -> bool {
+        self.info.direction == Direction::Outbound
+            && self.info.format == Format::Json
+            && self.program.is_identity()
+    }
+
     /// The file it was loaded from.
     #[must_use]
     pub fn path(&self) -> &Path {
@@ -372,7 +389,7 @@ impl Mapping {
             return Err(self.unsupported("an inbound mapping cannot write outbound documents"));
         }
         let name = event.event_type().as_str();
-        if !self.info.events.is_empty() && !self.info.events.iter().any(|e| e == name) {
+        if !self.accepts(name) {
             return Err(self.unsupported(format!(
                 "this mapping writes {:?}, not {name}",
                 self.info.events

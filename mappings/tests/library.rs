@@ -50,3 +50,17 @@ fn every_library_mapping_passes_its_declared_tests() {
     );
     assert!(passed >= set.len());
 }
+
+#[test]
+fn only_the_json_pass_through_sends_events_as_they_are() {
+    let set = MappingSet::load(&[library_dir()]).unwrap();
+    let pass_through: Vec<&str> = set
+        .iter()
+        .filter(|mapping| mapping.sends_events_as_they_are())
+        .map(|mapping| mapping.id())
+        .collect();
+    assert_eq!(pass_through, ["json-event-out"]);
+    let mapping = set.by_id("json-event-out").unwrap();
+    assert!(mapping.accepts("transload.tender.offered"));
+    assert!(!mapping.accepts("transload.order.picked"));
+}

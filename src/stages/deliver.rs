@@ -173,6 +173,17 @@ impl<S: Store> Deliver<S> {
             .ok_or_else(|| {
                 HandlerError::Permanent(format!("no mapping `{}` is loaded", route.mapping))
             })?;
+        if mapping.sends_events_as_they_are() && mapping.accepts(event_type) {
+            // The document is the event itself: the bytes it came in, without decoding
+            // them into a JSON tree and writing that again.
+            return Ok(Document {
+                kind: event_type.to_owned(),
+                content_type: "application/json".to_owned(),
+                extension: "json",
+                body: message.body.clone(),
+                transmission: None,
+            });
+        }
         let partner = self.mapping_partners.get(profile)?;
         let document = mapping
             .run_outbound(&event, &partner)
