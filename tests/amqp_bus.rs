@@ -699,8 +699,11 @@ async fn relay_dead_letters_a_message_the_bus_refuses() {
         "relay-refused",
         |c| c,
         |bus| async move {
-            let dir = std::env::temp_dir().join(format!("transload-relay-{}", Uuid::now_v7()));
-            std::fs::create_dir_all(&dir).unwrap();
+            let temp = tempfile::Builder::new()
+                .prefix("transload-relay-")
+                .tempdir()
+                .unwrap();
+            let dir = temp.path();
             let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
             let mut outgoing = messages(3, "acme.load_tendered");
             outgoing[1] = outgoing[1]
@@ -820,8 +823,11 @@ async fn the_drain_moves_the_dead_letter_queue_into_the_store() {
             }
             assert_eq!(ready_count(&dlq).await, 3);
 
-            let dir = std::env::temp_dir().join(format!("transload-drain-{}", Uuid::now_v7()));
-            std::fs::create_dir_all(&dir).unwrap();
+            let temp = tempfile::Builder::new()
+                .prefix("transload-drain-")
+                .tempdir()
+                .unwrap();
+            let dir = temp.path();
             let store = SqliteStore::open(&dir.join("store.sqlite3")).unwrap();
             // A first reader takes the letters and stops before forgetting them: the
             // broker gives them back when its connection goes.

@@ -100,12 +100,16 @@ impl Drop for Hub {
     }
 }
 
-fn temp_config(name: &str, body: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("transload-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("transload.toml");
+/// A `transload.toml` with `body` in a directory of its own, removed when the returned
+/// [`tempfile::TempDir`] is dropped (keep it until the test is done).
+fn temp_config(name: &str, body: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("transload-cli-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("transload.toml");
     std::fs::write(&path, body).unwrap();
-    path
+    (dir, path)
 }
 
 #[test]
@@ -141,7 +145,7 @@ fn quickstart_hub_serves_health_and_stops_cleanly_on_sigterm() {
 
 #[test]
 fn the_data_directory_is_created_relative_to_the_config_file() {
-    let config = temp_config(
+    let (_temp, config) = temp_config(
         "datadir",
         "data_dir = \"state/hub\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
     );
@@ -152,7 +156,7 @@ fn the_data_directory_is_created_relative_to_the_config_file() {
 
 #[test]
 fn a_bad_configuration_is_refused_with_its_line() {
-    let config = temp_config("bad", "data_dir = \"d\"\n[http]\nlisten = 8080\n");
+    let (_temp, config) = temp_config("bad", "data_dir = \"d\"\n[http]\nlisten = 8080\n");
     let output = transload()
         .args(["run", "--config"])
         .arg(&config)
@@ -242,7 +246,8 @@ fn schemas_check_passes_on_the_repository_and_export_writes_every_file() {
         String::from_utf8_lossy(&output.stdout)
     );
 
-    let dir = std::env::temp_dir().join(format!("transload-schemas-{}", std::process::id()));
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("schemas");
     let output = transload()
         .args(["schemas", "export"])
         .arg(&dir)
@@ -261,14 +266,22 @@ fn schemas_check_passes_on_the_repository_and_export_writes_every_file() {
     assert!(String::from_utf8(output.stdout).unwrap().contains("stale:"));
 }
 
-/// A dead letter in the SQLite store of a hub configured in a temporary folder.
-fn hub_with_a_dead_letter(name: &str) -> (PathBuf, uuid::Uuid, tokio::runtime::Runtime) {
+/// A dead letter in the SQLite store of a hub configured in a temporary folder (removed
+/// when the returned [`tempfile::TempDir`] is dropped).
+fn hub_with_a_dead_letter(
+    name: &str,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    uuid::Uuid,
+    tokio::runtime::Runtime,
+) {
     use transload::store::sqlite::SqliteStore;
     use transload_core::bus::{BusMessage, Stage};
     use transload_core::ids::{PartnerId, TenantId};
     use transload_core::store::{DeadLetter, Store, UnitOfWork};
 
-    let config = temp_config(
+    let (temp, config) = temp_config(
         name,
         "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
     );
@@ -294,7 +307,7 @@ fn hub_with_a_dead_letter(name: &str) -> (PathBuf, uuid::Uuid, tokio::runtime::R
             ..UnitOfWork::default()
         }))
         .unwrap();
-    (config, id, runtime)
+    (temp, config, id, runtime)
 }
 
 #[test]
@@ -304,7 +317,7 @@ fn dlq_lists_shows_and_redrives_once() {
     use transload_core::bus::{Bus, Consumer, ConsumerOptions, Stage};
     use transload_core::store::Store;
 
-    let (config, id, runtime) = hub_with_a_dead_letter("dlq");
+    let (_temp, config, id, runtime) = hub_with_a_dead_letter("dlq");
     let dlq = |args: &[&str]| {
         transload()
             .arg("dlq")
@@ -418,7 +431,7 @@ fn dlq_redrive_all_sends_what_matches_once_after_a_dry_run() {
     use transload_core::ids::{PartnerId, TenantId};
     use transload_core::store::{DeadLetter, DeadLetterFilter, Store, UnitOfWork};
 
-    let config = temp_config(
+    let (_temp, config) = temp_config(
         "redrive-all",
         "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
     );
@@ -564,7 +577,7 @@ fn the_hub_moves_what_the_bus_gave_up_on_into_transload_dlq() {
     use transload::store::sqlite::SqliteStore;
     use transload_core::bus::{Bus, BusMessage, Consumer, ConsumerOptions, Stage};
 
-    let config = temp_config(
+    let (_temp, config) = temp_config(
         "bus-dlq",
         "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
     );
@@ -629,7 +642,7 @@ fn validate_passes_on_the_quickstart() {
 
 #[test]
 fn validate_checks_the_orchestrator_against_the_partners() {
-    let config = temp_config(
+    let (_temp, config) = temp_config(
         "validate-orchestrator",
         "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
          [orchestrator]\ncarriers_dir = \"carriers\"\n\
@@ -666,7 +679,7 @@ fn validate_checks_the_orchestrator_against_the_partners() {
 
 #[test]
 fn validate_lists_every_problem_with_its_file() {
-    let config = temp_config(
+    let (_temp, config) = temp_config(
         "validate",
         "data_dir = \"data\"\nmappings_dirs = [\"mappings\"]\n[http]\nlisten = \"127.0.0.1:0\"\n",
     );
