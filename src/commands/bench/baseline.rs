@@ -153,7 +153,7 @@ pub(crate) async fn run(
     .await;
     // The consumers' connections first, so deleting the queues cancels no consumer. Each
     // step is bounded: the figures are taken, and a close the broker never answers (seen
-    // once in ten runs) must not hold the report back.
+    // in two of twenty runs) must not hold the report back.
     for connection in [hop_connection, sink_connection] {
         tear_down(
             "close a consumer connection",
